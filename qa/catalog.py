@@ -1,0 +1,300 @@
+"""The local catalogue: articles, their sources, their chunks, and the BM25 keyword index.
+
+It lives in one SQLite file beside Chroma's data. Chroma holds the vectors; this file holds
+the text and the spans, and an FTS5 index over the chunks, because Chroma has no keyword
+search in its local mode.
+
+An article is written in two steps so that a crash never leaves it half-present: its row
+goes in as ``pending`` before its vectors are written to Chroma, and its chunks, its index
+entries and the ``ready`` mark go in one transaction after. Articles being replaced or
+removed are marked ``deleting`` until their vectors are gone. :meth:`Catalog.unfinished`
+lists what a crash left behind so the store can finish the job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from qa.errors import StoreError
+from qa.types import Article, ArticleInfo, Chunk, Span
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles(
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    date TEXT,
+    text TEXT NOT NULL,
+    sentences TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources(key TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sources_article ON sources(article_id);
+CREATE TABLE IF NOT EXISTS chunks(
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sentences TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+"""
+
+# Words too common to help a keyword search; BM25 would weigh them low anyway, but leaving
+# them out keeps "OR" queries from matching every chunk.
+_STOPWORDS = frozenset(
+    """a an and are as at be been but by did do does for from had has have he her his how i if
+    in into is it its of on or she so than that the their them then there these they this to
+    was we were what when where which who whom whose why will with would you""".split()
+)
+
+
+def keyword_query(text: str) -> str | None:
+    """Turn free text into a safe FTS5 query: its distinct content words, OR-ed, quoted.
+
+    Example: ``keyword_query("Who freed Sednaya prison?") == '"freed" OR "sednaya" OR "prison"'``
+    """
+    words = []
+    for word in re.findall(r"\w+", text.lower()):
+        if word not in _STOPWORDS and word not in words:
+            words.append(word)
+    return " OR ".join(f'"{w}"' for w in words) if words else None
+
+
+def _spans(raw: str) -> tuple[Span, ...]:
+    return tuple(Span(s, e) for s, e in json.loads(raw))
+
+
+def _spans_json(spans: Iterable[Span]) -> str:
+    return json.dumps([[s.start, s.end] for s in spans], separators=(",", ":"))
+
+
+class Catalog:
+    """The SQLite catalogue of one store."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the catalogue {path}: {exc}") from None
+        self.path = path
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta ----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+    def begin(self, articles: Sequence[Article]) -> None:
+        """Record new articles as ``pending`` before their vectors are written."""
+        now = time.time()
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO articles(id, source, title, date, text, sentences, state, added_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+                [(a.id, a.source, a.title, a.date, a.text, _spans_json(a.sentences), now) for a in articles],
+            )
+
+    def commit(self, articles: Sequence[Article], chunks: Sequence[Chunk], *, links: dict[str, str]) -> list[str]:
+        """Make pending articles ``ready`` with their chunks, and point sources at articles.
+
+        ``links`` maps source keys to article ids. Returns the ids of articles that no
+        source points to any more; they are marked ``deleting`` in the same transaction.
+        """
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(c.id, c.article_id, c.index, c.start, c.end, c.text, _spans_json(c.sentences)) for c in chunks],
+            )
+            self.db.executemany("UPDATE articles SET state = 'ready' WHERE id = ?", [(a.id,) for a in articles])
+            old = {
+                row[0]
+                for key in links
+                for row in self.db.execute("SELECT article_id FROM sources WHERE key = ?", (key,))
+            }
+            self.db.executemany("INSERT OR REPLACE INTO sources(key, article_id) VALUES (?, ?)", links.items())
+            orphans = [
+                article_id
+                for article_id in sorted(old - set(links.values()))
+                if not self.db.execute("SELECT 1 FROM sources WHERE article_id = ?", (article_id,)).fetchone()
+            ]
+            self.db.executemany("UPDATE articles SET state = 'deleting' WHERE id = ?", [(i,) for i in orphans])
+        return orphans
+
+    def mark_deleting(self, article_id: str) -> None:
+        with self._transaction():
+            self.db.execute("UPDATE articles SET state = 'deleting' WHERE id = ?", (article_id,))
+            self.db.execute("DELETE FROM sources WHERE article_id = ?", (article_id,))
+
+    def purge(self, article_ids: Iterable[str]) -> None:
+        """Delete articles, their chunks and sources (after their vectors are gone)."""
+        ids = [(i,) for i in article_ids]
+        with self._transaction():
+            self.db.executemany("DELETE FROM chunks WHERE article_id = ?", ids)
+            self.db.executemany("DELETE FROM sources WHERE article_id = ?", ids)
+            self.db.executemany("DELETE FROM articles WHERE id = ?", ids)
+
+    def unfinished(self) -> list[str]:
+        """Ids of articles a crash left ``pending`` or ``deleting``."""
+        rows = self.db.execute("SELECT id FROM articles WHERE state != 'ready' ORDER BY id")
+        return [r[0] for r in rows]
+
+    # --- reading -------------------------------------------------------------------------
+
+    def source_article(self, key: str) -> str | None:
+        row = self.db.execute("SELECT article_id FROM sources WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def is_ready(self, article_id: str) -> bool:
+        row = self.db.execute("SELECT state FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return bool(row) and row[0] == "ready"
+
+    def has_articles(self) -> bool:
+        return self.db.execute("SELECT 1 FROM articles WHERE state = 'ready' LIMIT 1").fetchone() is not None
+
+    def articles(self) -> list[ArticleInfo]:
+        rows = self.db.execute(
+            "SELECT a.id, a.source, a.title, a.date, COUNT(c.id) FROM articles a"
+            " LEFT JOIN chunks c ON c.article_id = a.id WHERE a.state = 'ready'"
+            " GROUP BY a.id ORDER BY a.date IS NULL, a.date, a.title, a.id"
+        )
+        return [ArticleInfo(*row) for row in rows]
+
+    def info(self, article_ids: Iterable[str]) -> dict[str, ArticleInfo]:
+        ids = sorted(set(article_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT a.id, a.source, a.title, a.date, COUNT(c.id) FROM articles a"
+            f" LEFT JOIN chunks c ON c.article_id = a.id WHERE a.state = 'ready' AND a.id IN ({marks})"
+            f" GROUP BY a.id",
+            ids,
+        )
+        return {row[0]: ArticleInfo(*row) for row in rows}
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.db.execute(
+            "SELECT id, source, title, date, text, sentences FROM articles WHERE id = ? AND state = 'ready'",
+            (article_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Article(id=row[0], source=row[1], title=row[2], date=row[3], text=row[4], sentences=_spans(row[5]))
+
+    def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """The stored text of each given article."""
+        ids = sorted(set(article_ids))
+        if not ids:
+            return {}
+        rows = self.db.execute(f"SELECT id, text FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids)
+        return dict(rows.fetchall())
+
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            f"SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE id IN ({marks})",
+            list(chunk_ids),
+        )
+        return {r[0]: Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows}
+
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        rows = self.db.execute(
+            "SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE article_id = ? ORDER BY idx",
+            (article_id,),
+        )
+        return [Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows]
+
+    def resolve_id(self, prefix: str) -> list[str]:
+        """Ready article ids that start with ``prefix`` (ids may be abbreviated, like git's)."""
+        rows = self.db.execute(
+            "SELECT id FROM articles WHERE state = 'ready' AND id >= ? AND id < ? ORDER BY id LIMIT 2",
+            (prefix, prefix + "\uffff"),
+        )
+        return [r[0] for r in rows]
+
+    def keyword_search(
+        self,
+        query: str,
+        *,
+        limit: int,
+        article_ids: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[str]:
+        """Chunk ids ranked by BM25 for the query's content words, best first."""
+        match = keyword_query(query)
+        if match is None:
+            return []
+        sql = [
+            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid",
+            "JOIN articles a ON a.id = c.article_id",
+            "WHERE chunks_fts MATCH ? AND a.state = 'ready'",
+        ]
+        params: list = [match]
+        if article_ids is not None:
+            sql.append(f"AND a.id IN ({','.join('?' * len(article_ids))})")
+            params.extend(article_ids)
+        if date_from:
+            sql.append("AND a.date >= ?")
+            params.append(date_from)
+        if date_to:
+            sql.append("AND a.date <= ?")
+            params.append(date_to)
+        sql.append("ORDER BY bm25(chunks_fts) LIMIT ?")
+        params.append(limit)
+        return [row[0] for row in self.db.execute(" ".join(sql), params)]
+
+
+class _Transaction:
+    """``with`` block around BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, tb) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")

@@ -1,0 +1,194 @@
+"""The command line: ``qa ingest | search | list | show | remove``.
+
+The only module besides ``app.py`` that talks to people. Library errors become one line on
+standard error and an exit code: 0 success, 2 bad input or usage, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+
+from qa.errors import InputError, QAError
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("store")
+    group.add_argument("--data-dir", metavar="DIR", help="data directory (env QA_DATA_DIR)")
+    group.add_argument("--chroma-url", metavar="URL", help="use a Chroma server (env QA_CHROMA_URL)")
+    group.add_argument("--collection", metavar="NAME", help="Chroma collection (env QA_COLLECTION)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(
+        prog="qa",
+        description="Answer questions about a collection of news articles, citing the source sentences.",
+        epilog="Every option can also be set as an environment variable QA_<NAME>; see README.md.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    p = commands.add_parser("ingest", parents=[common], help="add article files or folders to the store")
+    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt, .md, .html, .jsonl files or folders")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no per-file lines")
+
+    p = commands.add_parser("search", parents=[common], help="the best passages for a query")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, metavar="N", help="how many passages (default 5, env QA_K)")
+    p.add_argument("--article", action="append", metavar="ID", help="only this article (repeatable)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles dated on or before")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser("list", parents=[common], help="the stored articles: id, date, title, chunks")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser("show", parents=[common], help="one article's text, with its indexed sentences")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser("remove", parents=[common], help="delete an article from the store")
+    p.add_argument("id", metavar="ID")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=args.data_dir,
+        chroma_url=args.chroma_url,
+        collection=args.collection,
+        k=getattr(args, "k", None),
+    )
+
+
+def _quiet_libraries() -> None:
+    """Keep third-party chatter (and their progress bars) off the user's terminal."""
+    warnings.filterwarnings("ignore")
+    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries()
+    try:
+        settings = _settings(args)
+        with Pipeline.from_settings(settings) as pipeline:
+            return COMMANDS[args.command](pipeline, args)
+    except QAError as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: never a traceback
+        if Settings.from_env().debug:
+            raise
+        print(f"qa: unexpected error: {type(exc).__name__}: {exc} (set QA_DEBUG=1 for details)", file=sys.stderr)
+        return 1
+
+
+def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    bar = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        if not args.quiet:
+            bar = tqdm(total=total, unit="file", desc="ingest", file=sys.stderr, dynamic_ncols=True)
+
+    def step(name: str) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        report = pipeline.ingest(args.paths, on_start=start, on_file=step)
+    finally:
+        if bar is not None:
+            bar.close()
+    for where, reason in report.failed:
+        print(f"failed: {where}: {reason}", file=sys.stderr)
+    if not args.quiet:
+        for name in report.replaced:
+            print(f"replaced: {name}", file=sys.stderr)
+    print(f"{report.summary()} ({report.chunks} new chunks)")
+    return InputError.exit_code if report.failed else 0
+
+
+def _search(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    hits = pipeline.search(args.query, k=args.k, article_ids=args.article, date_from=args.since, date_to=args.until)
+    if args.json:
+        payload = {"query": args.query, "hits": [{"rank": i, **h.to_dict()} for i, h in enumerate(hits, 1)]}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no passages found")
+    for i, hit in enumerate(hits, start=1):
+        date = hit.article.date or "no date"
+        print(f"{i}. {hit.article.title} [{date}] {hit.article.id}")
+        if hit.sentence:
+            sentence = " ".join(hit.sentence_text.split())
+            print(f"   > {sentence}  (chars {hit.sentence.start}-{hit.sentence.end})")
+        print(f"   passage (chars {hit.chunk.start}-{hit.chunk.end}): {hit.chunk.text}\n")
+    return 0
+
+
+def _list(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    articles = pipeline.articles()
+    if args.json:
+        rows = [
+            {"id": a.id, "date": a.date, "title": a.title, "source": a.source, "chunks": a.chunks} for a in articles
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not articles:
+        print("no articles yet; add some with 'qa ingest PATH'")
+    for a in articles:
+        print(f"{a.id}  {a.date or '----------'}  {a.chunks:>3}  {a.title}")
+    return 0
+
+
+def _show(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    article = pipeline.article(args.id)
+    if args.json:
+        payload = {
+            "id": article.id,
+            "title": article.title,
+            "date": article.date,
+            "source": article.source,
+            "text": article.text,
+            "sentences": [{"start": s.start, "end": s.end} for s in article.sentences],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{article.title}\n{article.date or 'no date'} | {article.source} | {article.id}\n")
+    print(article.text)
+    return 0
+
+
+def _remove(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    info = pipeline.remove(args.id)
+    print(f"removed {info.id} ({info.title})")
+    return 0
+
+
+COMMANDS = {"ingest": _ingest, "search": _search, "list": _list, "show": _show, "remove": _remove}

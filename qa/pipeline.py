@@ -1,0 +1,202 @@
+"""The facade: one object that owns the models and the store and does the user's jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.errors import InputError
+from qa.ingest import chunk_article, discover, iter_articles
+from qa.retrieve import Filters, check_query, hybrid_search
+from qa.settings import Settings
+from qa.store import Store, connect_chroma
+from qa.types import Article, ArticleInfo, Chunk, Hit, IngestReport
+
+MAX_QUERY_CHARS = 2000
+# Chunks gathered before one embedding call and one store write: big enough that the
+# encoder runs full batches, small enough that an interrupted ingest loses little.
+FLUSH_CHUNKS = 256
+
+
+class Pipeline:
+    """Ingest, search, list and remove articles.
+
+    Build it with :meth:`from_settings`, the only place where the embedder and the Chroma
+    client are constructed. Tests pass their own ``store`` and ``embedder``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        embedder: Embedder | None = None,
+        embedder_factory: Callable[[], Embedder] | None = None,
+    ):
+        self.settings = settings
+        self.store = store
+        self._embedder = embedder
+        self._embedder_factory = embedder_factory
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> Pipeline:
+        """Open the store the settings describe; the embedder loads on first use."""
+        settings = settings or Settings.from_env()
+        client = connect_chroma(settings.data_dir, settings.chroma_url)
+        store = Store(
+            client,
+            settings.data_dir,
+            collection=settings.collection,
+            embed_model=embedder.name if embedder else settings.embed_model,
+            embed_dim=embedder.dim if embedder else None,
+        )
+        return cls(
+            settings,
+            store=store,
+            embedder=embedder,
+            embedder_factory=lambda: SentenceTransformerEmbedder(settings.embed_model, batch_size=settings.embed_batch),
+        )
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            assert self._embedder_factory is not None
+            self._embedder = self._embedder_factory()
+            self.store.record_model(self._embedder.dim)
+        return self._embedder
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        on_start: Callable[[int], None] | None = None,
+        on_file: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        """Read files and folders into the store.
+
+        Unchanged articles are skipped, changed files replace their old article, and a file
+        that cannot be read is reported and the rest still go in.
+
+        Args:
+            on_start: called once with the number of files found.
+            on_file: called after each file with its name.
+        """
+        files, problems = discover(paths)
+        report = IngestReport(failed=list(problems))
+        if on_start:
+            on_start(len(files))
+        self.store.recover()
+        embedder = self.embedder
+        self.store.record_model(embedder.dim)
+
+        batch = _Batch()
+        for file, articles, failures in iter_articles(files, max_bytes=self.settings.max_file_bytes):
+            report.failed.extend(failures)
+            for article in articles:
+                self._plan(article, batch, report)
+            if batch.size >= FLUSH_CHUNKS:
+                self._flush(batch, report)
+                batch = _Batch()
+            if on_file:
+                on_file(file.name)
+        self._flush(batch, report)
+        return report
+
+    def _plan(self, article: Article, batch: _Batch, report: IngestReport) -> None:
+        """Decide what one article means for the store: added, unchanged or replacing."""
+        previous = self.store.catalog.source_article(article.key)
+        stored = article.id in batch.ids or self.store.catalog.is_ready(article.id)
+        if previous == article.id and stored:
+            report.unchanged.append(article.source)
+            return
+        batch.links[article.key] = article.id
+        if previous and previous != article.id:
+            report.replaced.append(article.source)
+        elif stored:
+            report.unchanged.append(article.source)  # the same text came from another source
+        else:
+            report.added.append(article.source)
+        if not stored:
+            chunks = chunk_article(article, max_words=self.settings.chunk_words)
+            batch.articles.append(article)
+            batch.chunks.extend(chunks)
+            batch.ids.add(article.id)
+
+    def _flush(self, batch: _Batch, report: IngestReport) -> None:
+        if not batch.links:
+            return
+        vectors = self.embedder.embed([c.text for c in batch.chunks])
+        self.store.write(batch.articles, batch.chunks, vectors, links=batch.links)
+        report.chunks += len(batch.chunks)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        article_ids: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Hit]:
+        """The best passages for ``query``, each with its article and exact span."""
+        query = check_query(query, max_chars=MAX_QUERY_CHARS)
+        k = self.settings.k if k is None else k
+        if k < 1:
+            raise InputError("k must be at least 1")
+        ids = [self.store.resolve(a).id for a in article_ids] if article_ids else None
+        filters = Filters.build(article_ids=ids, date_from=date_from, date_to=date_to)
+        self.require_articles()
+        return hybrid_search(
+            query,
+            store=self.store,
+            embedder=self.embedder,
+            k=k,
+            candidates=max(self.settings.candidates, k),
+            rrf_k=self.settings.rrf_k,
+            filters=filters,
+        )
+
+    def require_articles(self) -> None:
+        """Raise a clear :class:`InputError` when nothing has been ingested yet."""
+        if not self.store.catalog.has_articles():
+            raise InputError("no articles yet; add some first with 'qa ingest PATH' (e.g. 'qa ingest seeds')")
+
+    def articles(self) -> list[ArticleInfo]:
+        return self.store.articles()
+
+    def article(self, article_id: str) -> Article:
+        return self.store.article(article_id)
+
+    def chunks(self, article_id: str) -> list[Chunk]:
+        return self.store.catalog.article_chunks(self.store.resolve(article_id).id)
+
+    def remove(self, article_id: str) -> ArticleInfo:
+        return self.store.remove(article_id)
+
+
+class _Batch:
+    """Articles waiting to be embedded and written together."""
+
+    def __init__(self) -> None:
+        self.articles: list[Article] = []
+        self.chunks: list[Chunk] = []
+        self.ids: set[str] = set()
+        self.links: dict[str, str] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks)

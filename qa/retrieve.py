@@ -1,0 +1,140 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.catalog import keyword_query
+from qa.embed import Embedder
+from qa.errors import InputError
+from qa.ingest import normalise_date
+from qa.store import Store
+from qa.types import Chunk, Hit, Span
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some articles and/or a date range (inclusive, ``YYYY-MM-DD``)."""
+
+    article_ids: tuple[str, ...] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        article_ids: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> Filters:
+        """Validate user-given filters; a bad date is an :class:`InputError`."""
+        try:
+            start = normalise_date(date_from) if date_from else None
+            end = normalise_date(date_to) if date_to else None
+        except Exception as exc:
+            raise InputError(str(exc)) from None
+        if start and end and start > end:
+            raise InputError(f"the date range is empty: {start} is after {end}")
+        return cls(tuple(article_ids) if article_ids else None, start, end)
+
+
+def check_query(text: str, *, max_chars: int) -> str:
+    """Return the query trimmed, or raise :class:`InputError` for one that cannot be asked.
+
+    Example: ``check_query("  Who? ", max_chars=100) == "Who?"``
+    """
+    if not isinstance(text, str):
+        raise InputError("the question must be text")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+        raise InputError("the question contains control characters (such as NUL); remove them")
+    text = " ".join(text.split())
+    if not text:
+        raise InputError("the question is empty")
+    if len(text) > max_chars:
+        raise InputError(f"the question is {len(text):,} characters long; the limit is {max_chars:,}")
+    return text
+
+
+def rrf(rankings: Sequence[Sequence[str]], *, k: int) -> list[tuple[str, float]]:
+    """Fuse ranked lists by reciprocal rank: score(d) = sum over lists of 1 / (k + rank).
+
+    Ties keep the order in which items were first seen.
+
+    Example: ``[d for d, _ in rrf([["a", "b"], ["b", "c"]], k=60)] == ["b", "a", "c"]``
+    """
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def best_sentence(query: str, chunk: Chunk, text: str) -> Span:
+    """The sentence of ``chunk`` that shares the most content words with ``query``.
+
+    Ties go to the earlier sentence; with no shared word, the chunk's first sentence.
+
+    Example: ``best_sentence("prison", chunk, text)`` is the chunk's sentence naming a prison.
+    """
+    wanted = {_stem(w.strip('"')) for w in (keyword_query(query) or "").split(" OR ") if w}
+    best, best_score = chunk.sentences[0], 0
+    for span in chunk.sentences:
+        words = {_stem(w) for w in re.findall(r"\w+", span.of(text).lower())}
+        score = len(wanted & words)
+        if score > best_score:
+            best, best_score = span, score
+    return best
+
+
+def hybrid_search(
+    query: str,
+    *,
+    store: Store,
+    embedder: Embedder,
+    k: int,
+    candidates: int,
+    rrf_k: int,
+    filters: Filters = Filters(),
+) -> list[Hit]:
+    """The ``k`` best chunks for ``query`` from both retrievers, fused; best first."""
+    where = {"article_ids": filters.article_ids, "date_from": filters.date_from, "date_to": filters.date_to}
+    dense = store.dense_search(embedder.embed([query])[0], limit=candidates, **where)
+    keyword = store.catalog.keyword_search(query, limit=candidates, **where)
+    fused = rrf([dense, keyword], k=rrf_k)
+    chunks = store.catalog.chunks([chunk_id for chunk_id, _ in fused])
+    infos = store.catalog.info(c.article_id for c in chunks.values())
+    dense_rank = {cid: i for i, cid in enumerate(dense, start=1)}
+    keyword_rank = {cid: i for i, cid in enumerate(keyword, start=1)}
+    kept = []
+    for chunk_id, score in fused:
+        chunk = chunks.get(chunk_id)
+        if chunk is None or chunk.article_id not in infos:
+            continue  # a vector whose article is being written or deleted
+        kept.append((chunk, score))
+        if len(kept) == k:
+            break
+    texts = store.catalog.texts({chunk.article_id for chunk, _ in kept})
+    hits = []
+    for chunk, score in kept:
+        text = texts[chunk.article_id]
+        sentence = best_sentence(query, chunk, text)
+        hits.append(
+            Hit(
+                chunk,
+                infos[chunk.article_id],
+                score,
+                dense_rank.get(chunk.id),
+                keyword_rank.get(chunk.id),
+                sentence,
+                sentence.of(text),
+            )
+        )
+    return hits

@@ -1,0 +1,117 @@
+"""One settings object for the whole library; the only module that reads the environment.
+
+Every field can be set by a ``QA_<NAME>`` environment variable (``QA_DATA_DIR``,
+``QA_CHROMA_URL``, ...); the CLI's flags override those, and library calls take a
+:class:`Settings` so tests can shrink any of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.errors import InputError
+
+
+def _default_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("qa", appauthor=False))
+
+
+def _default_cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("qa", appauthor=False))
+
+
+def _setting(default: Any = None, *, help: str, factory: Any = None) -> Any:
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be configured, with its default."""
+
+    data_dir: Path = _setting(
+        factory=_default_data_dir,
+        help="where the store lives: Chroma's files, the keyword index, summaries",
+    )
+    cache_dir: Path = _setting(
+        factory=_default_cache_dir,
+        help="where the packaged language model is assembled and verified",
+    )
+    chroma_url: str | None = _setting(
+        None,
+        help="a Chroma server, e.g. http://127.0.0.1:8000; unset means embedded Chroma in data_dir",
+    )
+    collection: str = _setting("articles", help="name of the Chroma collection")
+    embed_model: str = _setting(
+        "all-MiniLM-L6-v2",
+        help="sentence-transformers model: the packaged all-MiniLM-L6-v2 by default, or a local folder",
+    )
+    embed_batch: int = _setting(64, help="texts per embedding batch")
+    chunk_words: int = _setting(80, help="most words in one chunk (sentences are never split)")
+    max_file_mb: float = _setting(20.0, help="largest article file accepted, in MB")
+    k: int = _setting(5, help="passages returned by a search")
+    candidates: int = _setting(40, help="candidates each retriever contributes before fusion")
+    rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
+    debug: bool = _setting(False, help="show full tracebacks for unexpected errors")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``QA_*`` variables, then apply non-None ``overrides``.
+
+        Example: ``Settings.from_env({"QA_K": "3"}).k == 3``
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("data_dir", "cache_dir"):
+            if name in values:
+                values[name] = Path(values[name]).expanduser()
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """``(environment variable, default, help)`` for every field, for docs and ``--help``."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else "(per user)"
+            rows.append((f"QA_{f.name.upper()}", str(default), f.metadata["help"]))
+        return rows
+
+
+def _convert(f: dataclasses.Field, raw: str) -> Any:
+    kind = str(f.type)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("bool"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise InputError(f"QA_{f.name.upper()}={raw!r} is not a valid {kind.split()[0]}") from None
+    return raw

@@ -1,0 +1,116 @@
+"""Values that cross module boundaries: articles, chunks, search hits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` in an article's stored text."""
+
+    start: int
+    end: int
+
+    def of(self, text: str) -> str:
+        """Return the slice of ``text`` this span covers.
+
+        Example: ``Span(0, 5).of("Hello world") == "Hello"``
+        """
+        return text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as stored: its text and the spans of its story sentences.
+
+    ``sentences`` lists only what is indexed: the headline and the body. Date lines,
+    subheadings, photo captions and cross-links stay in ``text`` (so the reader sees the
+    article whole) but are never indexed, retrieved or cited.
+    """
+
+    id: str
+    source: str
+    title: str
+    date: str | None
+    text: str
+    sentences: tuple[Span, ...]
+    key: str = ""  # what identifies the article's origin: a file path or a URL
+
+    def sentence_texts(self) -> list[str]:
+        return [span.of(self.text) for span in self.sentences]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of consecutive sentences of one article, the unit that is embedded and indexed."""
+
+    id: str
+    article_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What the store knows about an article, without its text."""
+
+    id: str
+    source: str
+    title: str
+    date: str | None
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with the article it belongs to and how it ranked."""
+
+    chunk: Chunk
+    article: ArticleInfo
+    score: float
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    sentence: Span | None = None  # the chunk's sentence that best matches the query
+    sentence_text: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "score": round(self.score, 6),
+            "article_id": self.article.id,
+            "title": self.article.title,
+            "date": self.article.date,
+            "source": self.article.source,
+            "chunk_id": self.chunk.id,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "text": self.chunk.text,
+            "sentences": [{"start": s.start, "end": s.end} for s in self.chunk.sentences],
+            "best_sentence": (
+                {"start": self.sentence.start, "end": self.sentence.end, "text": self.sentence_text}
+                if self.sentence
+                else None
+            ),
+            "dense_rank": self.dense_rank,
+            "keyword_rank": self.keyword_rank,
+        }
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did, file by file."""
+
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    chunks: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"added {len(self.added)}, unchanged {len(self.unchanged)}, "
+            f"replaced {len(self.replaced)}, failed {len(self.failed)}"
+        )

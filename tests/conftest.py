@@ -1,0 +1,55 @@
+"""Shared fixtures: the real seed files, the real embedding model, a store in a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_000 = SEEDS / "000_a82d1c47b728eca4.txt"
+SEED_003 = SEEDS / "003_5854147c5e47e255.txt"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's real data or cache folders."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("QA_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("QA_CACHE_DIR", str(home / "cache"))
+    for name in ("QA_CHROMA_URL", "QA_COLLECTION", "QA_EMBED_MODEL", "QA_K"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real default embedding model, loaded once per test session."""
+    from qa.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from qa.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def pipeline(settings, embedder):
+    """A pipeline over an empty, real Chroma directory under tmp_path."""
+    from qa.pipeline import Pipeline
+
+    with Pipeline.from_settings(settings, embedder=embedder) as p:
+        yield p
+
+
+@pytest.fixture
+def seeded(pipeline):
+    """The pipeline with the two seed articles ingested."""
+    report = pipeline.ingest([SEEDS])
+    assert len(report.added) == 2 and not report.failed
+    return pipeline

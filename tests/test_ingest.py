@@ -1,0 +1,167 @@
+"""Reading files into articles and chunks: formats, failures, offsets, stable ids."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.errors import ArticleError
+from qa.ingest import SourceFile, chunk_article, decode, discover, make_article, read_file
+from tests.conftest import SEED_000, SEED_003, SEEDS
+
+MB = 1_000_000
+
+
+def read(path, *, name: str | None = None):
+    return read_file(SourceFile(path, name or path.name), max_bytes=20 * MB)
+
+
+def test_seed_000_title_date_and_offsets() -> None:
+    [article], failures = read(SEED_000)
+    assert failures == []
+    assert article.date == "2024-12-08"
+    assert article.title.startswith("Syria's Bashar Al Assad government appears to have been toppled")
+    assert article.source == SEED_000.name
+    assert article.text == SEED_000.read_text(encoding="utf-8")  # stored as written
+    for text in article.sentence_texts():
+        assert "(AFP)" not in text
+
+
+def test_seed_003_has_fallback_title_and_no_read_line() -> None:
+    [article], _ = read(SEED_003)
+    assert article.date is None
+    assert article.title.startswith("Syrian President Bashar Assad has reportedly fled the country")
+    assert len(article.title) <= 91
+    assert not any("READ:" in s for s in article.sentence_texts())
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty file"),
+        (b"  \n\t\n", "empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        ("Caf\u00e9 prices rose.".encode("latin-1"), "not UTF-8 text (byte 0xE9 at offset 3)"),
+        (b"x" * (2 * MB + 1), "over the 2 MB limit"),
+        (bytes(range(1, 32)) * 10 + b"abc", "binary file"),
+    ],
+)
+def test_decode_refuses_with_a_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ArticleError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        decode(data, max_bytes=2 * MB)
+
+
+def test_decode_strips_bom_and_crlf() -> None:
+    assert decode(b"\xef\xbb\xbfTitle\r\n\r\nBody.", max_bytes=MB) == "Title\n\nBody."
+
+
+def test_discover_walks_folders_and_reports_missing(tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "one.txt").write_text("One.")
+    (tmp_path / "a" / "two.md").write_text("# Two\n\nTwo.")
+    (tmp_path / "a" / "photo.jpg").write_bytes(b"\xff\xd8")
+    (tmp_path / "a" / ".hidden.txt").write_text("Hidden.")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF")
+    files, problems = discover([tmp_path / "a", tmp_path / "b.pdf", tmp_path / "nope"])
+    assert [f.name for f in files] == ["a/one.txt", "a/two.md"]
+    assert [p[0] for p in problems] == [str(tmp_path / "b.pdf"), str(tmp_path / "nope")]
+    assert "unsupported file type '.pdf'" in problems[0][1]
+
+
+def test_discover_names_seed_files_by_folder() -> None:
+    files, problems = discover([SEEDS])
+    assert problems == []
+    assert [f.name for f in files] == ["seeds/000_a82d1c47b728eca4.txt", "seeds/003_5854147c5e47e255.txt"]
+
+
+def test_markdown_front_matter_heading_and_markup(tmp_path) -> None:
+    path = tmp_path / "story.md"
+    path.write_text(
+        "---\ndate: 2024-12-09\n---\n# Rebels hold **Damascus**\n\n"
+        "![tank](https://example.com/tank.jpg)\n\n"
+        "The *rebels* said they [held](https://example.com) the city. Crowds gathered.\n"
+    )
+    [article], _ = read(path)
+    assert article.title == "Rebels hold Damascus"
+    assert article.date == "2024-12-09"
+    assert article.sentence_texts() == [
+        "Rebels hold Damascus",
+        "The rebels said they held the city.",
+        "Crowds gathered.",
+    ]
+    assert "example.com" not in article.text
+
+
+def test_html_uses_a_real_parser_and_drops_non_story(tmp_path) -> None:
+    path = tmp_path / "story.html"
+    path.write_text(
+        """<!doctype html><html><head><title>Site | Rebels enter Damascus</title>
+        <meta property="og:title" content="Rebels enter Damascus">
+        <meta property="article:published_time" content="2024-12-08T06:00:00Z">
+        <script>var x = "not story";</script></head>
+        <body><nav>Home | World</nav><article><h1>Rebels enter Damascus</h1>
+        <p>Rebels entered the capital &amp; freed prisoners.</p><!-- hidden note -->
+        <figure><img src="a.jpg"><figcaption>People celebrate.(AFP)</figcaption></figure>
+        <p style="display:none">Hidden text.</p><div hidden>Also hidden.</div>
+        <p>The president left the country.</p></article><footer>Copyright</footer></body></html>"""
+    )
+    [article], _ = read(path)
+    assert article.title == "Rebels enter Damascus"
+    assert article.date == "2024-12-08"
+    assert article.sentence_texts() == [
+        "Rebels enter Damascus",
+        "Rebels entered the capital & freed prisoners.",
+        "The president left the country.",
+    ]
+    for word in ("not story", "hidden note", "Hidden text", "Also hidden", "celebrate", "Copyright", "Home"):
+        assert word not in article.text
+
+
+def test_jsonl_reads_each_line_and_reports_bad_ones(tmp_path) -> None:
+    path = tmp_path / "bulk.jsonl"
+    lines = [
+        json.dumps({"title": "A", "date": "2024-01-02", "text": "Alpha happened.", "url": "https://x.test/a"}),
+        "{not json",
+        json.dumps({"title": "B", "text": "Beta happened.", "source": "Wire"}),
+        json.dumps({"title": "C"}),
+        json.dumps({"title": "D", "date": "yesterday", "text": "Delta."}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    articles, failures = read(path, name="bulk.jsonl")
+    assert [(a.title, a.date, a.source) for a in articles] == [
+        ("A", "2024-01-02", "https://x.test/a"),
+        ("B", None, "Wire"),
+    ]
+    assert articles[0].key == "https://x.test/a"
+    assert articles[1].key.endswith("bulk.jsonl#3")
+    assert [f[0] for f in failures] == ["bulk.jsonl:2", "bulk.jsonl:4", "bulk.jsonl:5"]
+    assert "not valid JSON" in failures[0][1] and "no 'text'" in failures[1][1] and "YYYY-MM-DD" in failures[2][1]
+
+
+def test_ids_are_derived_from_content() -> None:
+    a = make_article("Title\n\nBody one.", source="a.txt", key="/a.txt")
+    b = make_article("Title\n\nBody one.", source="b.txt", key="/b.txt")
+    c = make_article("Title\n\nBody two.", source="a.txt", key="/a.txt")
+    assert a.id == b.id != c.id
+    assert len(a.id) == 16
+
+
+def test_chunks_pack_whole_sentences_with_exact_spans() -> None:
+    [article], _ = read(SEED_000)
+    chunks = chunk_article(article, max_words=40)
+    assert len(chunks) > 3
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert [s for c in chunks for s in c.sentences] == list(article.sentences)
+    for chunk in chunks:
+        assert chunk.id == f"{article.id}-{chunk.index:04d}"
+        assert chunk.start == chunk.sentences[0].start and chunk.end == chunk.sentences[-1].end
+        assert chunk.text == " ".join(" ".join(s.of(article.text).split()) for s in chunk.sentences)
+        words = sum(len(s.of(article.text).split()) for s in chunk.sentences)
+        assert words <= 40 or len(chunk.sentences) == 1
+
+
+def test_chunk_ids_are_stable_across_runs() -> None:
+    [first], _ = read(SEED_003)
+    [second], _ = read(SEED_003)
+    assert [c.id for c in chunk_article(first, max_words=80)] == [c.id for c in chunk_article(second, max_words=80)]

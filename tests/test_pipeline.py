@@ -1,0 +1,167 @@
+"""Ingest and search end to end: the real embedding model, a real Chroma directory, the seeds."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from qa.errors import InputError, StoreError
+from qa.pipeline import Pipeline
+from tests.conftest import SEED_000, SEED_003, SEEDS
+
+pytestmark = pytest.mark.slow
+
+SEDNAYA = (
+    "Early on Sunday, the rebel forces took over the Sednaya prison in the outskirts of Damascus"
+    " to free all the prisoners."
+)
+
+
+def test_search_sednaya_returns_the_exact_sentence(seeded: Pipeline) -> None:
+    hits = seeded.search("Sednaya prison")
+    top = hits[0]
+    assert top.article.source == f"seeds/{SEED_000.name}"
+    assert top.sentence_text == SEDNAYA
+    text = seeded.article(top.article.id).text
+    assert text[top.sentence.start : top.sentence.end] == SEDNAYA
+    assert text == SEED_000.read_text(encoding="utf-8")
+    assert top.sentence in top.chunk.sentences
+    assert top.dense_rank is not None and top.keyword_rank is not None
+
+
+def test_every_hit_sentence_slices_its_article(seeded: Pipeline) -> None:
+    for query in ("Who left the country?", "border crossings", "airport evacuated", "HTS"):
+        for hit in seeded.search(query, k=5):
+            text = seeded.article(hit.article.id).text
+            for span in hit.chunk.sentences:
+                assert span.of(text).strip() == span.of(text) != ""
+            assert hit.sentence.of(text) == hit.sentence_text
+
+
+def test_reingesting_adds_nothing(seeded: Pipeline) -> None:
+    before = seeded.store.count()
+    report = seeded.ingest([SEEDS])
+    assert (len(report.added), len(report.unchanged), len(report.replaced)) == (0, 2, 0)
+    assert report.chunks == 0
+    assert seeded.store.count() == before
+    assert len(seeded.articles()) == 2
+
+
+def test_a_changed_file_replaces_its_old_chunks(pipeline: Pipeline, tmp_path) -> None:
+    folder = tmp_path / "news"
+    shutil.copytree(SEEDS, folder)
+    pipeline.ingest([folder])
+    [old] = [a for a in pipeline.articles() if a.date is None]
+    changed = folder / SEED_003.name
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nA ceasefire was announced in Aleppo on Monday.\n")
+
+    report = pipeline.ingest([folder])
+
+    assert (len(report.added), len(report.unchanged), len(report.replaced)) == (0, 1, 1)
+    ids = {a.id for a in pipeline.articles()}
+    assert old.id not in ids and len(ids) == 2
+    assert pipeline.store.count() == sum(a.chunks for a in pipeline.articles())
+    assert pipeline.store.collection.get(where={"article_id": old.id})["ids"] == []
+    hit = pipeline.search("ceasefire announced in Aleppo", k=1)[0]
+    assert hit.sentence_text == "A ceasefire was announced in Aleppo on Monday."
+
+
+def test_a_folder_with_bad_files_ingests_the_good_ones(pipeline: Pipeline, tmp_path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copy(SEED_000, folder)
+    (folder / "latin1.txt").write_bytes("Caf\u00e9 owners protested.".encode("latin-1"))
+    (folder / "empty.txt").write_text("")
+    (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)
+
+    report = pipeline.ingest([folder])
+
+    assert report.added == [f"mixed/{SEED_000.name}"]
+    reasons = dict(report.failed)
+    assert set(reasons) == {"mixed/latin1.txt", "mixed/empty.txt", "mixed/image.txt"}
+    assert reasons["mixed/latin1.txt"].startswith("not UTF-8 text")
+    assert reasons["mixed/empty.txt"] == "empty file"
+    assert reasons["mixed/image.txt"].startswith("binary file")
+    assert len(pipeline.articles()) == 1
+
+
+def test_the_read_line_is_never_a_hit(seeded: Pipeline) -> None:
+    total = seeded.store.count()
+    hits = seeded.search("READ: U.S. Announces Nearly $1 Billion In Long-Term Weapons Aid To Ukraine", k=total)
+    assert len(hits) == total
+    for hit in hits:
+        assert "READ:" not in hit.chunk.text and "Weapons Aid" not in hit.chunk.text
+
+
+def test_captions_are_never_hits(seeded: Pipeline) -> None:
+    total = seeded.store.count()
+    for hit in seeded.search("Abu Mohamed al-Jolani leader of the Islamist alliance (AFP)", k=total):
+        assert "(AFP)" not in hit.chunk.text and "Jolani" not in hit.chunk.text
+
+
+def test_filters_by_article_and_date(seeded: Pipeline) -> None:
+    dated = [a for a in seeded.articles() if a.date][0]
+    undated = [a for a in seeded.articles() if not a.date][0]
+    only = seeded.search("Assad left Damascus", article_ids=[undated.id[:8]], k=10)
+    assert only and {h.article.id for h in only} == {undated.id}
+    recent = seeded.search("Assad left Damascus", date_from="2024-12-01", date_to="2024-12-31", k=10)
+    assert recent and {h.article.id for h in recent} == {dated.id}
+    assert seeded.search("Assad left Damascus", date_to="2024-01-01") == []
+    with pytest.raises(InputError, match="date range is empty"):
+        seeded.search("Assad", date_from="2024-12-09", date_to="2024-12-01")
+
+
+def test_remove_deletes_vectors_and_keywords(seeded: Pipeline) -> None:
+    target = [a for a in seeded.articles() if a.date][0]
+    seeded.remove(target.id)
+    assert [a.id for a in seeded.articles()] != [target.id] and len(seeded.articles()) == 1
+    assert seeded.store.collection.get(where={"article_id": target.id})["ids"] == []
+    assert seeded.store.catalog.keyword_search("Sednaya", limit=5) == []
+    with pytest.raises(InputError, match="no article with id"):
+        seeded.remove(target.id)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "a\x00b", "x" * 100_000])
+def test_bad_queries_are_refused(seeded: Pipeline, query: str) -> None:
+    with pytest.raises(InputError):
+        seeded.search(query)
+
+
+def test_search_before_ingest_says_so(pipeline: Pipeline) -> None:
+    with pytest.raises(InputError, match="no articles yet"):
+        pipeline.search("Who fled?")
+
+
+class _OtherEmbedder:
+    name = "some-other-model"
+    dim = 8
+
+    def embed(self, texts):
+        return np.ones((len(texts), self.dim), dtype=np.float32)
+
+
+def test_a_store_refuses_another_embedding_model(seeded: Pipeline, settings) -> None:
+    seeded.close()
+    catalog_before = (settings.data_dir / "catalog.sqlite3").read_bytes()
+    with pytest.raises(StoreError, match="built with the embedding model 'all-MiniLM-L6-v2'"):
+        Pipeline.from_settings(settings, embedder=_OtherEmbedder())
+    assert (settings.data_dir / "catalog.sqlite3").read_bytes() == catalog_before
+
+
+def test_recover_drops_a_half_written_article(pipeline: Pipeline, embedder) -> None:
+    from qa.ingest import SourceFile, chunk_article, read_file
+
+    [article], _ = read_file(SourceFile(SEED_003, SEED_003.name), max_bytes=10**7)
+    chunks = chunk_article(article, max_words=80)
+    pipeline.store.record_model(embedder.dim)
+    # A crash after the vectors went in but before the catalogue was committed:
+    pipeline.store.catalog.begin([article])
+    pipeline.store._add_vectors([article], chunks, embedder.embed([c.text for c in chunks]))
+    assert pipeline.articles() == []  # a pending article is invisible
+
+    assert pipeline.store.recover() == [article.id]
+    assert pipeline.store.count() == 0
+    report = pipeline.ingest([SEED_003])
+    assert len(report.added) == 1 and pipeline.store.count() == len(chunks)
