@@ -1,0 +1,369 @@
+"""Ingest and search benchmark on the BBC News corpus, each figure beside a raw baseline from the same run.
+
+What it measures, in this order:
+
+1. raw encode: one ``SentenceTransformer.encode(texts, batch_size=64, normalize_embeddings=True)`` over every
+   chunk text that the project's own pure functions (``discover``, ``read_file``, ``chunk_article``) make of
+   the corpus, with the packaged all-MiniLM-L6-v2 on the CPU; reported as chunks/s.
+2. pipeline ingest: ``Pipeline.ingest([corpus])`` end to end (reading, chunking, embedding, Chroma and SQLite
+   writes) into a fresh temporary store; reported as chunks/s and as a ratio to (1). Target: ratio >= 0.85.
+   Simple timers around the embedder and the store write split its time into embed / write / the rest.
+3. search: ``Pipeline.search(q, k=5)`` latency over 200 headline queries (target p50 < 30 ms), beside the
+   latency of the raw ``embedder.embed([q])`` call alone for the same queries, so the embedding's share shows.
+
+Models are loaded and warmed up before any timing. Results: a table on stdout, ``<out>/ingest.json`` and
+``<out>/ingest.png`` (default ``bench/out/``, git-ignored). If the corpus folder is absent it says so and
+exits 0.
+
+Run (about 10 minutes on 2 cores for the full corpus; ``--limit 100`` for a quick check):
+
+    .venv/bin/python bench/bench_ingest.py [--corpus PATH] [--limit N] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from qa.embed import SentenceTransformerEmbedder, default_model_dir
+from qa.errors import ArticleError
+from qa.ingest import SourceFile, chunk_article, discover, read_file
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_CORPUS = Path("/work/shared/corpora/bbc-news-summary/articles")
+DEFAULT_OUT = BENCH_DIR / "out"
+ENCODE_BATCH = 64
+SEARCH_QUERIES = 200
+SEARCH_K = 5
+QUERY_EVERY = 10  # every 10th article's headline: spread over all five categories, deterministic
+TARGET_RATIO = 0.85
+TARGET_P50_MS = 30.0
+
+
+@dataclass
+class Stopwatch:
+    """Total wall time spent inside the functions it wraps."""
+
+    seconds: float = 0.0
+    calls: int = 0
+
+    def wrap(self, fn: Callable) -> Callable:
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
+
+        return timed
+
+
+@dataclass
+class Corpus:
+    """What the project's pure functions make of the corpus files."""
+
+    files: list[SourceFile]
+    texts: list[str] = field(default_factory=list)
+    headlines: list[str] = field(default_factory=list)
+    articles: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of article files")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N files in sorted order")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where ingest.json and ingest.png go")
+    return parser.parse_args(argv)
+
+
+def corpus_files(corpus: Path, limit: int | None) -> list[SourceFile]:
+    files, problems = discover([corpus])
+    if problems:
+        raise SystemExit(f"cannot read the corpus: {problems[0][0]}: {problems[0][1]}")
+    return files[:limit] if limit is not None else files
+
+
+def read_corpus(files: list[SourceFile], settings: Settings) -> Corpus:
+    """Read and chunk every file with the project's pure functions, as the raw baseline's input."""
+    corpus = Corpus(files)
+    start = time.perf_counter()
+    for number, file in enumerate(tqdm(files, desc="read+chunk", unit="file", file=sys.stderr)):
+        try:
+            articles, failures = read_file(file, max_bytes=settings.max_file_bytes)
+        except ArticleError:
+            corpus.failed += 1
+            continue
+        corpus.failed += len(failures)
+        for article in articles:
+            corpus.articles += 1
+            corpus.texts.extend(c.text for c in chunk_article(article, max_words=settings.chunk_words))
+            if number % QUERY_EVERY == 0:
+                corpus.headlines.append(article.text.strip().split("\n", 1)[0].strip())
+    corpus.seconds = time.perf_counter() - start
+    return corpus
+
+
+def build_queries(headlines: list[str], n: int = SEARCH_QUERIES) -> list[str]:
+    # Cycled so that a --limit run still times the same number of calls as the full one.
+    return [headlines[i % len(headlines)] for i in range(n)]
+
+
+def load_models():
+    """The raw SentenceTransformer and the project's embedder, both from the packaged folder, both warmed up."""
+    embedder = SentenceTransformerEmbedder(batch_size=ENCODE_BATCH)  # also sets the hub libraries offline
+    from sentence_transformers import SentenceTransformer
+
+    raw = SentenceTransformer(str(default_model_dir()), device="cpu", local_files_only=True)
+    # The first encode pays one-off costs (allocator, kernels); neither timed figure should carry them.
+    warm = ["A warm-up sentence about nothing in particular."] * ENCODE_BATCH
+    raw.encode(warm, batch_size=ENCODE_BATCH, normalize_embeddings=True, show_progress_bar=False)
+    embedder.embed(warm)
+    return raw, embedder
+
+
+def time_raw_encode(model, texts: list[str]) -> dict:
+    start = time.perf_counter()
+    model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, show_progress_bar=True)
+    seconds = time.perf_counter() - start
+    return {"chunks": len(texts), "seconds": seconds, "chunks_per_s": len(texts) / seconds}
+
+
+def time_ingest(pipeline: Pipeline, paths: list[Path], n_files: int) -> dict:
+    """Time one ingest, with stopwatches on the embedder and the store write to see where the time goes."""
+    embed_watch, write_watch = Stopwatch(), Stopwatch()
+    # Instance attributes shadow the methods for this run only; deleting them afterwards restores the originals.
+    pipeline.embedder.embed = embed_watch.wrap(pipeline.embedder.embed)
+    pipeline.store.write = write_watch.wrap(pipeline.store.write)
+    bar = tqdm(total=n_files, desc="pipeline ingest", unit="file", file=sys.stderr)
+    try:
+        start = time.perf_counter()
+        report = pipeline.ingest(paths, on_file=lambda _name: bar.update())
+        seconds = time.perf_counter() - start
+    finally:
+        bar.close()
+        del pipeline.embedder.embed
+        del pipeline.store.write
+    return {
+        "chunks": report.chunks,
+        "seconds": seconds,
+        "chunks_per_s": report.chunks / seconds,
+        "added": len(report.added),
+        "unchanged": len(report.unchanged),
+        "replaced": len(report.replaced),
+        "failed": len(report.failed),
+        "failures": report.failed[:10],
+        "embed_seconds": embed_watch.seconds,
+        "embed_calls": embed_watch.calls,
+        "write_seconds": write_watch.seconds,
+        "other_seconds": seconds - embed_watch.seconds - write_watch.seconds,
+    }
+
+
+def latencies(call: Callable[[str], object], queries: list[str], desc: str) -> dict:
+    call(queries[0])  # warm-up: first-query costs (SQLite page cache, Chroma index load) are not steady state
+    times = []
+    for query in tqdm(queries, desc=desc, unit="query", file=sys.stderr):
+        start = time.perf_counter()
+        call(query)
+        times.append((time.perf_counter() - start) * 1000)
+    ms = np.asarray(times)
+    return {
+        "queries": len(times),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "mean_ms": float(ms.mean()),
+        "max_ms": float(ms.max()),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ram_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def environment() -> dict:
+    import chromadb
+    import sentence_transformers
+    import torch
+
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "ram_gib": ram_gib(),
+        "gpu": torch.cuda.is_available(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "chromadb": chromadb.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+    }
+
+
+def run(corpus_dir: Path, limit: int | None) -> dict:
+    settings = Settings()
+    files = corpus_files(corpus_dir, limit)
+    corpus = read_corpus(files, settings)
+    queries = build_queries(corpus.headlines)
+    raw_model, embedder = load_models()
+
+    # Raw first, then the pipeline, always in this order, so that any drift (heat, neighbours) is the same
+    # from one run to the next.
+    raw = time_raw_encode(raw_model, corpus.texts)
+    paths = [corpus_dir] if limit is None else [f.path for f in files]
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        store_settings = Settings(data_dir=Path(tmp) / "data", cache_dir=Path(tmp) / "cache")
+        with Pipeline.from_settings(store_settings, embedder=embedder) as pipeline:
+            ingest = time_ingest(pipeline, paths, len(files))
+            raw_embed = latencies(lambda q: embedder.embed([q]), queries, "raw embed")
+            search = latencies(lambda q: pipeline.search(q, k=SEARCH_K), queries, "pipeline search")
+    ratio = ingest["chunks_per_s"] / raw["chunks_per_s"]
+    return {
+        "environment": environment(),
+        "corpus": {
+            "path": str(corpus_dir),
+            "limit": limit,
+            "files": len(files),
+            "articles_read": corpus.articles,
+            "read_failed": corpus.failed,
+            "chunks_read": len(corpus.texts),
+            "read_chunk_seconds": corpus.seconds,
+            "chunk_words": settings.chunk_words,
+        },
+        "raw_encode": raw,
+        "pipeline_ingest": ingest,
+        "ratio": ratio,
+        "raw_embed": raw_embed,
+        "search": search,
+        "targets": {
+            "ratio_min": TARGET_RATIO,
+            "ratio_met": ratio >= TARGET_RATIO,
+            "search_p50_ms_max": TARGET_P50_MS,
+            "search_p50_met": search["p50_ms"] < TARGET_P50_MS,
+        },
+    }
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def print_table(result: dict) -> None:
+    env, corpus, raw, ingest = result["environment"], result["corpus"], result["raw_encode"], result["pipeline_ingest"]
+    search, embed, targets = result["search"], result["raw_embed"], result["targets"]
+    print(
+        f"\n{env['date']}  {env['cpus']} CPUs ({env['cpu_model']}), {env['ram_gib']} GiB, GPU: {env['gpu']}"
+        f"  Python {env['python']}, torch {env['torch']}, chromadb {env['chromadb']}"
+    )
+    print(
+        f"corpus {corpus['path']}: {corpus['files']} files, {corpus['chunks_read']} chunks read;"
+        f" ingest added {ingest['added']}, unchanged {ingest['unchanged']}, replaced {ingest['replaced']},"
+        f" failed {ingest['failed']}, {ingest['chunks']} chunks embedded\n"
+    )
+    rows = [
+        ("ingest", "raw encode", f"{raw['chunks_per_s']:.1f} chunks/s", f"{raw['chunks']} chunks in {raw['seconds']:.1f} s"),
+        (
+            "ingest",
+            "pipeline",
+            f"{ingest['chunks_per_s']:.1f} chunks/s",
+            f"{ingest['chunks']} chunks in {ingest['seconds']:.1f} s"
+            f" (embed {ingest['embed_seconds']:.1f}, write {ingest['write_seconds']:.1f},"
+            f" other {ingest['other_seconds']:.1f})",
+        ),
+        ("ingest", "ratio", f"{result['ratio']:.3f}", f"target >= {targets['ratio_min']}: {verdict(targets['ratio_met'])}"),
+        ("search", "raw embed", f"p50 {embed['p50_ms']:.1f} ms", f"p95 {embed['p95_ms']:.1f} ms"),
+        (
+            "search",
+            "pipeline",
+            f"p50 {search['p50_ms']:.1f} ms",
+            f"p95 {search['p95_ms']:.1f} ms; target p50 < {targets['search_p50_ms_max']:.0f} ms:"
+            f" {verdict(targets['search_p50_met'])}",
+        ),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display here, and none wanted
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    raw, ingest = result["raw_encode"]["chunks_per_s"], result["pipeline_ingest"]["chunks_per_s"]
+    bars = left.bar(["raw encode", "pipeline ingest"], [raw, ingest], color=["#999999", "#1f77b4"])
+    left.bar_label(bars, fmt="%.0f")
+    left.axhline(raw * TARGET_RATIO, color="red", linestyle="--", linewidth=1, label=f"target {TARGET_RATIO:.0%} of raw")
+    left.set_ylabel("chunks / s")
+    left.set_title(f"Ingest throughput (ratio {result['ratio']:.2f})")
+    left.legend(loc="lower right")
+
+    labels = ["raw embed", "pipeline search"]
+    x = np.arange(len(labels))
+    for offset, key, color in ((-0.2, "p50_ms", "#1f77b4"), (0.2, "p95_ms", "#ff7f0e")):
+        values = [result["raw_embed"][key], result["search"][key]]
+        bars = right.bar(x + offset, values, width=0.4, label=key.split("_")[0], color=color)
+        right.bar_label(bars, fmt="%.1f")
+    right.axhline(TARGET_P50_MS, color="red", linestyle="--", linewidth=1, label=f"p50 target {TARGET_P50_MS:.0f} ms")
+    right.set_xticks(x, labels)
+    right.set_ylabel("ms per query")
+    right.set_title(f"Search latency, k={SEARCH_K}, {result['search']['queries']} queries")
+    right.legend(loc="upper left")
+
+    corpus = result["corpus"]
+    fig.suptitle(f"qa ingest benchmark: {corpus['files']} files, {result['pipeline_ingest']['chunks']} chunks")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.corpus.is_dir():
+        print(f"skip: corpus folder {args.corpus} not found (pass --corpus PATH)")
+        return 0
+    result = run(args.corpus, args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, args.out / "ingest.png")
+    print_table(result)
+    print(f"\nwrote {args.out / 'ingest.json'} and {args.out / 'ingest.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The command line as a person runs it: a real process, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, SEED_000, SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+def qa(*args: str, data_dir, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "qa", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, words: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
+
+
+def test_ingest_search_list_remove(tmp_path) -> None:
+    data = tmp_path / "data"
+    first = qa("ingest", str(SEEDS), data_dir=data)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("added 2, unchanged 0, replaced 0, failed 0")
+    again = qa("ingest", str(SEEDS), "--quiet", data_dir=data)
+    assert again.returncode == 0 and again.stdout.startswith("added 0, unchanged 2, replaced 0, failed 0")
+
+    found = qa("search", "Sednaya prison", "--k", "2", "--json", data_dir=data)
+    assert found.returncode == 0, found.stderr
+    payload = json.loads(found.stdout)
+    assert len(payload["hits"]) == 2
+    top = payload["hits"][0]
+    text = SEED_000.read_text(encoding="utf-8")
+    sentence = top["best_sentence"]
+    assert text[sentence["start"] : sentence["end"]] == sentence["text"]
+    assert sentence["text"].startswith("Early on Sunday, the rebel forces took over the Sednaya prison")
+
+    listing = qa("list", "--json", data_dir=data)
+    rows = json.loads(listing.stdout)
+    assert {r["date"] for r in rows} == {"2024-12-08", None} and all(r["chunks"] > 0 for r in rows)
+
+    shown = qa("show", top["article_id"][:6], "--json", data_dir=data)
+    assert json.loads(shown.stdout)["text"] == text
+
+    removed = qa("remove", top["article_id"], data_dir=data)
+    assert removed.returncode == 0 and removed.stdout.startswith(f"removed {top['article_id']}")
+    assert len(json.loads(qa("list", "--json", data_dir=data).stdout)) == 1
+
+
+def test_a_bad_file_is_reported_and_the_rest_ingested(tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Rebels take Aleppo\n\nRebels took Aleppo on Friday.")
+    (folder / "bad.txt").write_bytes(b"\xff\xfe\x00b\x00a\x00d")
+    result = qa("ingest", str(folder), "--quiet", data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "failed: in/bad.txt: binary file, not text" in result.stderr
+    assert result.stdout.startswith("added 1, unchanged 0, replaced 0, failed 1")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["search", "anything"], 2, "no articles yet"),
+        (["remove", "deadbeef"], 2, "no article with id 'deadbeef'"),
+        (["search", "   "], 2, "the question is empty"),
+        (["search", "x" * 5000], 2, "the limit is 2,000"),
+        (["search", "a\x01b"], 2, "control characters"),
+        (["frobnicate"], 2, "invalid choice"),
+        (["search", "q", "--k", "many"], 2, "invalid int value"),
+        (["search", "q", "--since", "last week"], 2, "not YYYY-MM-DD"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, code, words) -> None:
+    if args[0] == "search" and args[1:] and args[1] in ("q",):
+        assert qa("ingest", str(SEEDS), "--quiet", data_dir=tmp_path / "data").returncode == 0
+    assert_one_line_error(qa(*args, data_dir=tmp_path / "data"), code, words)
+
+
+def test_an_unreadable_data_dir_is_one_line_exit_1(tmp_path) -> None:
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    result = qa("list", data_dir=blocker)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
