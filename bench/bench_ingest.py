@@ -74,6 +74,30 @@ class Stopwatch:
 
 
 @dataclass
+class Clock:
+    """Wall time of a phase, and how much of the machine the process actually got during it.
+
+    ``cpu_share`` is process CPU time / (wall time x usable CPUs): near 1.0 the phase had the machine to
+    itself; well below it, something else (another process on this shared machine) was taking the cores,
+    and the wall-clock figure of that phase is pessimistic.
+    """
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Clock:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.process_time() - self._cpu
+
+    def share(self) -> float:
+        return self.cpu / (self.wall * usable_cpus())
+
+
+@dataclass
 class Corpus:
     """What the project's pure functions make of the corpus files."""
 
@@ -139,10 +163,14 @@ def load_models():
 
 
 def time_raw_encode(model, texts: list[str]) -> dict:
-    start = time.perf_counter()
-    model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, show_progress_bar=True)
-    seconds = time.perf_counter() - start
-    return {"chunks": len(texts), "seconds": seconds, "chunks_per_s": len(texts) / seconds}
+    with Clock() as clock:
+        model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True, show_progress_bar=True)
+    return {
+        "chunks": len(texts),
+        "seconds": clock.wall,
+        "chunks_per_s": len(texts) / clock.wall,
+        "cpu_share": clock.share(),
+    }
 
 
 def time_ingest(pipeline: Pipeline, paths: list[Path], n_files: int) -> dict:
@@ -153,17 +181,18 @@ def time_ingest(pipeline: Pipeline, paths: list[Path], n_files: int) -> dict:
     pipeline.store.write = write_watch.wrap(pipeline.store.write)
     bar = tqdm(total=n_files, desc="pipeline ingest", unit="file", file=sys.stderr)
     try:
-        start = time.perf_counter()
-        report = pipeline.ingest(paths, on_file=lambda _name: bar.update())
-        seconds = time.perf_counter() - start
+        with Clock() as clock:
+            report = pipeline.ingest(paths, on_file=lambda _name: bar.update())
     finally:
         bar.close()
         del pipeline.embedder.embed
         del pipeline.store.write
+    seconds = clock.wall
     return {
         "chunks": report.chunks,
         "seconds": seconds,
         "chunks_per_s": report.chunks / seconds,
+        "cpu_share": clock.share(),
         "added": len(report.added),
         "unchanged": len(report.unchanged),
         "replaced": len(report.replaced),
@@ -179,13 +208,15 @@ def time_ingest(pipeline: Pipeline, paths: list[Path], n_files: int) -> dict:
 def latencies(call: Callable[[str], object], queries: list[str], desc: str) -> dict:
     call(queries[0])  # warm-up: first-query costs (SQLite page cache, Chroma index load) are not steady state
     times = []
-    for query in tqdm(queries, desc=desc, unit="query", file=sys.stderr):
-        start = time.perf_counter()
-        call(query)
-        times.append((time.perf_counter() - start) * 1000)
+    with Clock() as clock:
+        for query in tqdm(queries, desc=desc, unit="query", file=sys.stderr):
+            start = time.perf_counter()
+            call(query)
+            times.append((time.perf_counter() - start) * 1000)
     ms = np.asarray(times)
     return {
         "queries": len(times),
+        "cpu_share": clock.share(),
         "p50_ms": float(np.percentile(ms, 50)),
         "p95_ms": float(np.percentile(ms, 95)),
         "mean_ms": float(ms.mean()),
@@ -213,6 +244,10 @@ def ram_gib() -> float | None:
     return None
 
 
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def environment() -> dict:
     import chromadb
     import sentence_transformers
@@ -220,11 +255,12 @@ def environment() -> dict:
 
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus": usable_cpus(),
         "cpu_model": cpu_model(),
         "ram_gib": ram_gib(),
         "gpu": torch.cuda.is_available(),
         "torch_threads": torch.get_num_threads(),
+        "load_average_at_end": os.getloadavg(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "chromadb": chromadb.__version__,
@@ -293,28 +329,49 @@ def print_table(result: dict) -> None:
         f" failed {ingest['failed']}, {ingest['chunks']} chunks embedded\n"
     )
     rows = [
-        ("ingest", "raw encode", f"{raw['chunks_per_s']:.1f} chunks/s", f"{raw['chunks']} chunks in {raw['seconds']:.1f} s"),
+        ("phase", "what", "figure", "CPU share", "detail"),
+        (
+            "ingest",
+            "raw encode",
+            f"{raw['chunks_per_s']:.1f} chunks/s",
+            f"{raw['cpu_share']:.2f}",
+            f"{raw['chunks']} chunks in {raw['seconds']:.1f} s",
+        ),
         (
             "ingest",
             "pipeline",
             f"{ingest['chunks_per_s']:.1f} chunks/s",
-            f"{ingest['chunks']} chunks in {ingest['seconds']:.1f} s"
-            f" (embed {ingest['embed_seconds']:.1f}, write {ingest['write_seconds']:.1f},"
-            f" other {ingest['other_seconds']:.1f})",
+            f"{ingest['cpu_share']:.2f}",
+            f"{ingest['chunks']} chunks in {ingest['seconds']:.1f} s (embed {ingest['embed_seconds']:.1f},"
+            f" store write {ingest['write_seconds']:.1f}, other {ingest['other_seconds']:.1f})",
         ),
-        ("ingest", "ratio", f"{result['ratio']:.3f}", f"target >= {targets['ratio_min']}: {verdict(targets['ratio_met'])}"),
-        ("search", "raw embed", f"p50 {embed['p50_ms']:.1f} ms", f"p95 {embed['p95_ms']:.1f} ms"),
+        (
+            "ingest",
+            "ratio",
+            f"{result['ratio']:.3f}",
+            "",
+            f"target >= {targets['ratio_min']}: {verdict(targets['ratio_met'])}",
+        ),
+        (
+            "search",
+            "raw embed",
+            f"p50 {embed['p50_ms']:.1f} ms",
+            f"{embed['cpu_share']:.2f}",
+            f"p95 {embed['p95_ms']:.1f} ms",
+        ),
         (
             "search",
             "pipeline",
             f"p50 {search['p50_ms']:.1f} ms",
+            f"{search['cpu_share']:.2f}",
             f"p95 {search['p95_ms']:.1f} ms; target p50 < {targets['search_p50_ms_max']:.0f} ms:"
             f" {verdict(targets['search_p50_met'])}",
         ),
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    print("(CPU share: process CPU time / (wall time x CPUs); well below 1 means another process took the cores)")
 
 
 def plot(result: dict, path: Path) -> None:
@@ -327,7 +384,8 @@ def plot(result: dict, path: Path) -> None:
     raw, ingest = result["raw_encode"]["chunks_per_s"], result["pipeline_ingest"]["chunks_per_s"]
     bars = left.bar(["raw encode", "pipeline ingest"], [raw, ingest], color=["#999999", "#1f77b4"])
     left.bar_label(bars, fmt="%.0f")
-    left.axhline(raw * TARGET_RATIO, color="red", linestyle="--", linewidth=1, label=f"target {TARGET_RATIO:.0%} of raw")
+    target = raw * TARGET_RATIO
+    left.axhline(target, color="red", linestyle="--", linewidth=1, label=f"target {TARGET_RATIO:.0%} of raw")
     left.set_ylabel("chunks / s")
     left.set_title(f"Ingest throughput (ratio {result['ratio']:.2f})")
     left.legend(loc="lower right")

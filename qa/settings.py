@@ -63,6 +63,10 @@ class Settings:
     rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
     debug: bool = _setting(False, help="show full tracebacks for unexpected errors")
 
+    def __post_init__(self) -> None:
+        for name in ("data_dir", "cache_dir"):
+            object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``QA_*`` variables, then apply non-None ``overrides``.
@@ -76,9 +80,6 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _convert(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("data_dir", "cache_dir"):
-            if name in values:
-                values[name] = Path(values[name]).expanduser()
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:

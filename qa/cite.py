@@ -1,0 +1,219 @@
+"""Citations: parse ``[n]`` markers and decide whether cited passages support a sentence.
+
+The check is deliberately mechanical, so it can be trusted more than the model it checks.
+A sentence is *supported* by the text of its cited passages when all of these hold:
+
+1. **numbers**: every number in the sentence (``24``, ``1.5``, ``four``) appears in the
+   cited text, as digits or as a number word;
+2. **names**: every proper name (a capitalised word that does not open the sentence) appears
+   in the cited text;
+3. **content**: at least :data:`MIN_CONTENT` of the sentence's other content words appear in
+   the cited text (matched by stem, by a shared prefix, or as a known verb form);
+4. **negation**: the sentence and the cited sentence closest to it (most shared content
+   words) agree on polarity: both say "not", "no", "never", ... or neither does.
+
+A sentence with no citation is unsupported. Words are compared case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+MIN_CONTENT = 0.6
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself nor of off on once only or other our ours ourselves out over
+    own same she should so some such than that the their theirs them themselves then there these
+    they this those through to too under until up very was we were what when where which while who
+    whom whose why will with would you your yours yourself yourselves said says say according
+    s t don now ll re ve d m o y""".split()
+)
+NEGATIONS = frozenset("not no never none nobody nothing neither nor without n't cannot".split())
+NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+    "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17",
+    "eighteen": "18", "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40",
+    "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+    "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
+}  # fmt: skip
+# Irregular verb forms a stemmer cannot join to their base form.
+IRREGULAR = {
+    "took": "take", "taken": "take", "left": "leave", "fled": "flee", "led": "lead", "fell": "fall",
+    "fallen": "fall", "broke": "break", "broken": "break", "held": "hold", "won": "win", "lost": "lose",
+    "went": "go", "gone": "go", "came": "come", "gave": "give", "given": "give", "made": "make",
+    "began": "begin", "begun": "begin", "saw": "see", "seen": "see", "told": "tell", "got": "get",
+    "found": "find", "fought": "fight", "brought": "bring", "caught": "catch", "chose": "choose",
+    "drove": "drive", "flew": "fly", "flown": "fly", "hit": "hit", "kept": "keep", "knew": "know",
+    "known": "know", "met": "meet", "paid": "pay", "ran": "run", "sent": "send", "shot": "shoot",
+    "sold": "sell", "spoke": "speak", "stood": "stand", "struck": "strike", "thought": "think",
+    "threw": "throw", "wrote": "write", "written": "write", "freed": "free", "seized": "seize",
+    "men": "man", "women": "woman", "people": "person", "children": "child",
+}  # fmt: skip
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A word's comparable form: lower-cased, possessive dropped, irregular forms joined, Porter-stemmed.
+
+    Example: ``stem("Crossings") == stem("crossing")``
+    """
+    from nltk.stem.porter import PorterStemmer
+
+    word = word.lower().replace("\u2019", "'")
+    word = re.sub(r"'s$|'$", "", word)
+    word = IRREGULAR.get(word, word)
+    return _porter(PorterStemmer).stem(word)
+
+
+@lru_cache(maxsize=1)
+def _porter(cls):
+    return cls(mode=cls.ORIGINAL_ALGORITHM)
+
+
+def words_match(a: str, b: str) -> bool:
+    """Whether two words count as the same word for the checks.
+
+    Example: ``words_match("Syria", "Syrian") and words_match("freed", "free")``
+    """
+    a, b = a.lower(), b.lower()
+    if a == b or stem(a) == stem(b):
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 2
+
+
+def tokens(text: str) -> list[str]:
+    """Words and numbers of a text, in order.
+
+    Example: ``tokens("Assad's 23-year rule, 1.5bn") == ["Assad's", "23", "year", "rule", "1.5"]``
+    """
+    out = []
+    for tok in _TOKEN.findall(text):
+        out.extend(part for part in re.split(r"-(?=\d)|(?<=\d)-", tok) if part)
+    return [t for t in out if t.strip("-'")]
+
+
+def _number(token: str) -> str | None:
+    if token[0].isdigit():
+        return token.replace(",", "")
+    return NUMBER_WORDS.get(token.lower())
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a sentence asserts, split the way the support rules need it."""
+
+    numbers: frozenset[str]
+    names: tuple[str, ...]
+    content: tuple[str, ...]
+    negated: bool
+
+    @classmethod
+    def of(cls, text: str) -> Terms:
+        toks = tokens(text)
+        numbers, names, content = set(), [], []
+        for i, tok in enumerate(toks):
+            value = _number(tok)
+            if value is not None:
+                numbers.add(value)
+            elif tok.lower() in STOPWORDS or tok.lower() in NEGATIONS:
+                continue
+            elif tok[0].isupper() and (i > 0 or _capitalised_next(toks, i)):
+                names.append(tok)
+            elif len(tok) > 1:
+                content.append(tok)
+        negated = any(t.lower() in NEGATIONS or t.lower().endswith("n't") for t in toks)
+        return cls(frozenset(numbers), tuple(names), tuple(content), negated)
+
+
+def _capitalised_next(toks: list[str], i: int) -> bool:
+    """A capitalised first word is a name when a capitalised word follows ("Abu Mohammed")."""
+    return i + 1 < len(toks) and toks[i + 1][0].isupper() and toks[i + 1].lower() not in STOPWORDS
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a sentence is supported, and if not, why."""
+
+    supported: bool
+    reasons: tuple[str, ...] = field(default=())
+    content_share: float = 1.0
+
+
+def _present(word: str, words: list[str]) -> bool:
+    return any(words_match(word, w) for w in words)
+
+
+def support(sentence: str, cited: str) -> Verdict:
+    """Check one sentence against the text of its cited passages (see the module docstring).
+
+    Example: ``support("Homs fell.", "Rebels took Homs. The city fell at night.").supported``
+    """
+    claim = Terms.of(sentence)
+    source_tokens = tokens(cited)
+    source_words = [t for t in source_tokens if not t[0].isdigit()]
+    source_numbers = {n for n in (_number(t) for t in source_tokens) if n is not None}
+    reasons = []
+    missing_numbers = sorted(claim.numbers - source_numbers)
+    if missing_numbers:
+        reasons.append("numbers not in the source: " + ", ".join(missing_numbers))
+    missing_names = [n for n in claim.names if not _present(n, source_words)]
+    if missing_names:
+        reasons.append("names not in the source: " + ", ".join(dict.fromkeys(missing_names)))
+    share = 1.0
+    if claim.content:
+        share = sum(_present(w, source_words) for w in claim.content) / len(claim.content)
+        if share < MIN_CONTENT:
+            reasons.append(f"only {share:.0%} of its words are in the source")
+    closest = _closest_sentence(claim, cited)
+    if closest is not None and closest.negated != claim.negated:
+        said, unsaid = ("it", "the source") if claim.negated else ("the source", "it")
+        reasons.append(f"{said} says 'not' where {unsaid} does not")
+    return Verdict(not reasons, tuple(reasons), share)
+
+
+def _closest_sentence(claim: Terms, cited: str) -> Terms | None:
+    from qa.text import split_sentences
+
+    best, best_overlap = None, 0
+    for span in split_sentences(cited):
+        terms = Terms.of(span.of(cited))
+        words = list(terms.content) + list(terms.names)
+        overlap = sum(_present(w, words) for w in claim.content + claim.names)
+        if overlap > best_overlap:
+            best, best_overlap = terms, overlap
+    return best
+
+
+def parse_cited(answer: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Split an answer into sentences with the passage numbers each one cites.
+
+    A citation belongs to the sentence it ends (before or after the full stop).
+
+    Example: ``parse_cited("Homs fell [1]. Jordan shut a crossing. [2, 3]")``
+    gives ``[("Homs fell.", (1,)), ("Jordan shut a crossing.", (2, 3))]``
+    """
+    from qa.text import split_sentences
+
+    pieces: list[tuple[str, tuple[int, ...]]] = []
+    for span in split_sentences(answer):
+        raw = span.of(answer)
+        numbers = tuple(int(n) for m in _CITATION.finditer(raw) for n in m.group(1).split(","))
+        text = _CITATION.sub("", raw)
+        text = re.sub(r"\s+([.!?,;:])", r"\1", " ".join(text.split())).strip()
+        if not re.search(r"\w", text):
+            if pieces and numbers:  # a citation standing after the full stop
+                prev, cites = pieces[-1]
+                pieces[-1] = (prev, cites + numbers)
+            continue
+        pieces.append((text, numbers))
+    return pieces
