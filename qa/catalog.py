@@ -53,6 +53,7 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
 END;
@@ -252,6 +253,15 @@ class Catalog:
             (prefix, prefix + "\uffff"),
         )
         return [r[0] for r in rows]
+
+    def term_frequency(self, word: str) -> tuple[int, int]:
+        """``(chunks in the index, chunks containing word)``, for rarity weights."""
+        from nltk.stem.porter import PorterStemmer
+
+        term = PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM).stem(re.sub(r"['\u2019]s?$", "", word.lower()))
+        total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
+        return total, row[0] if row else 0
 
     def keyword_search(
         self,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from qa.answer import Answerer
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError
 from qa.ingest import chunk_article, discover, iter_articles
+from qa.llm import LLM, LlamaCppLLM, OpenAIServerLLM, resolve_model
 from qa.retrieve import Filters, check_query, hybrid_search
 from qa.settings import Settings
 from qa.store import Store, connect_chroma
-from qa.types import Article, ArticleInfo, Chunk, Hit, IngestReport
+from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport
 
 MAX_QUERY_CHARS = 2000
 # Chunks gathered before one embedding call and one store write: big enough that the
@@ -33,15 +35,21 @@ class Pipeline:
         store: Store,
         embedder: Embedder | None = None,
         embedder_factory: Callable[[], Embedder] | None = None,
+        llm: LLM | None = None,
+        llm_factory: Callable[[], LLM] | None = None,
     ):
         self.settings = settings
         self.store = store
         self._embedder = embedder
         self._embedder_factory = embedder_factory
+        self._llm = llm
+        self._llm_factory = llm_factory
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, *, embedder: Embedder | None = None) -> Pipeline:
-        """Open the store the settings describe; the embedder loads on first use."""
+    def from_settings(
+        cls, settings: Settings | None = None, *, embedder: Embedder | None = None, llm: LLM | None = None
+    ) -> Pipeline:
+        """Open the store the settings describe; the models load on first use."""
         settings = settings or Settings.from_env()
         client = connect_chroma(settings.data_dir, settings.chroma_url)
         store = Store(
@@ -56,6 +64,8 @@ class Pipeline:
             store=store,
             embedder=embedder,
             embedder_factory=lambda: SentenceTransformerEmbedder(settings.embed_model, batch_size=settings.embed_batch),
+            llm=llm,
+            llm_factory=lambda: load_llm(settings),
         )
 
     @property
@@ -65,6 +75,13 @@ class Pipeline:
             self._embedder = self._embedder_factory()
             self.store.record_model(self._embedder.dim)
         return self._embedder
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            assert self._llm_factory is not None
+            self._llm = self._llm_factory()
+        return self._llm
 
     def close(self) -> None:
         self.store.close()
@@ -170,6 +187,29 @@ class Pipeline:
             filters=filters,
         )
 
+    def answerer(self) -> Answerer:
+        return Answerer(store=self.store, embedder=self.embedder, llm=self.llm, settings=self.settings)
+
+    def ask(self, question: str, **filters) -> Answer:
+        """A checked, cited answer to ``question``, or a plain refusal."""
+        *_, answer = self.ask_stream(question, **filters)
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        article_ids: Sequence[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """Partial model output as it is generated, then the checked :class:`Answer` last."""
+        question = check_query(question, max_chars=MAX_QUERY_CHARS)
+        ids = [self.store.resolve(a).id for a in article_ids] if article_ids else None
+        filters = Filters.build(article_ids=ids, date_from=date_from, date_to=date_to)
+        self.require_articles()
+        return self.answerer().stream(question, filters=filters)
+
     def require_articles(self) -> None:
         """Raise a clear :class:`InputError` when nothing has been ingested yet."""
         if not self.store.catalog.has_articles():
@@ -186,6 +226,20 @@ class Pipeline:
 
     def remove(self, article_id: str) -> ArticleInfo:
         return self.store.remove(article_id)
+
+
+def load_llm(settings: Settings) -> LLM:
+    """The configured language model: a server if ``llm_url`` is set, else llama.cpp in process."""
+    if settings.llm_url:
+        return OpenAIServerLLM(
+            settings.llm_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            n_ctx=settings.n_ctx,
+            seed=settings.seed,
+        )
+    path = resolve_model(settings.model, cache_dir=settings.cache_dir)
+    return LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed)
 
 
 class _Batch:

@@ -102,9 +102,10 @@ def hybrid_search(
     k: int,
     candidates: int,
     rrf_k: int,
-    filters: Filters = Filters(),
+    filters: Filters | None = None,
 ) -> list[Hit]:
     """The ``k`` best chunks for ``query`` from both retrievers, fused; best first."""
+    filters = filters or Filters()
     where = {"article_ids": filters.article_ids, "date_from": filters.date_from, "date_to": filters.date_to}
     dense = store.dense_search(embedder.embed([query])[0], limit=candidates, **where)
     keyword = store.catalog.keyword_search(query, limit=candidates, **where)

@@ -61,6 +61,24 @@ class Settings:
     k: int = _setting(5, help="passages returned by a search")
     candidates: int = _setting(40, help="candidates each retriever contributes before fusion")
     rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
+    model: str | None = _setting(
+        None, help="a GGUF file to answer with; unset: models/*.gguf, then the packaged Gemma 3 270M"
+    )
+    llm_url: str | None = _setting(
+        None, help="an OpenAI-compatible model server (e.g. http://127.0.0.1:8080) instead of the in-process model"
+    )
+    llm_model: str | None = _setting(None, help="model name to send to the model server")
+    llm_api_key: str | None = _setting(None, help="bearer token for the model server")
+    n_ctx: int = _setting(2048, help="context window in tokens; every prompt is fitted into it")
+    n_threads: int = _setting(0, help="CPU threads for llama.cpp (0: its default)")
+    seed: int = _setting(0, help="sampling seed; answers are greedy (temperature 0) in any case")
+    answer_mode: str = _setting(
+        "auto",
+        help="extractive (copy a checked source sentence), generative (model writes, checker filters), "
+        "or auto: generative when the model has a chat template, else extractive",
+    )
+    answer_chunks: int = _setting(6, help="retrieved chunks whose sentences compete to answer")
+    max_answer_tokens: int = _setting(120, help="most tokens the model may generate for one answer")
     debug: bool = _setting(False, help="show full tracebacks for unexpected errors")
 
     def __post_init__(self) -> None:

@@ -114,3 +114,64 @@ class IngestReport:
             f"added {len(self.added)}, unchanged {len(self.unchanged)}, "
             f"replaced {len(self.replaced)}, failed {len(self.failed)}"
         )
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One ``[n]`` of an answer: the exact source sentence and where it stands."""
+
+    number: int
+    article_id: str
+    title: str
+    date: str | None
+    source: str
+    chunk_id: str
+    sentence: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "article_id": self.article_id,
+            "title": self.title,
+            "date": self.date,
+            "source": self.source,
+            "chunk_id": self.chunk_id,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A checked answer, or an honest refusal, with everything needed to verify it.
+
+    ``method`` says how the text was made: ``extractive`` (source sentences copied and cited),
+    ``generated`` (written by the model, every sentence checked against its citations), or
+    ``declined`` (nothing in the articles supports an answer).
+    """
+
+    question: str
+    text: str
+    answered: bool
+    method: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Hit, ...]
+    timings: dict[str, float]
+    short_answer: str | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "answered": self.answered,
+            "method": self.method,
+            "short_answer": self.short_answer,
+            "note": self.note,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [{"rank": i, **h.to_dict()} for i, h in enumerate(self.passages, start=1)],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
