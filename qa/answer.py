@@ -70,7 +70,7 @@ _TIME_WORDS = set(
     ).split()
 )
 _DURATION_WORDS = set(
-    "second seconds minute minutes hour hours day days week weeks month months year years decade decades century".split()
+    "second seconds minute minutes hour hours day days week weeks month months year years decade decades".split()
 )
 _AGENT_WORDS = set(
     """monitor official officials spokesman spokeswoman spokesperson minister president leader leaders
