@@ -145,10 +145,7 @@ class Candidate:
     @property
     def passes(self) -> bool:
         return (
-            self.names_ok
-            and self.type_ok
-            and self.coverage >= MIN_COVERAGE
-            and self.own_coverage >= MIN_OWN_COVERAGE
+            self.names_ok and self.type_ok and self.coverage >= MIN_COVERAGE and self.own_coverage >= MIN_OWN_COVERAGE
         )
 
     focus: float = 0.0  # share of the sentence's own words that the question also uses
@@ -405,9 +402,7 @@ class Answerer:
             short = None
         best = chosen[index]
         spans = self._with_antecedent(best, Question.parse(question).head)
-        citations = tuple(
-            _citation(i, best.hit, span, self.store) for i, span in enumerate(spans, start=1)
-        )
+        citations = tuple(_citation(i, best.hit, span, self.store) for i, span in enumerate(spans, start=1))
         body = " ".join(f"{c.sentence} [{c.number}]" for c in citations)
         verdicts = [support(c.sentence, c.sentence) for c in citations]
         assert all(v.supported for v in verdicts)  # a copied sentence supports itself
@@ -530,7 +525,7 @@ def span_grammar(passages: list[str]) -> str:
             rules.append(f"p{n} ::= (" + " | ".join(f"p{n}w{k}" for k in range(len(words))) + f') " [{n}]"')
             starts.append(f"p{n}")
     starts.append(_literal(prompts.UNKNOWN))
-    return "root ::= \" \" (" + " | ".join(starts) + ")\n" + "\n".join(rules) + "\n"
+    return 'root ::= " " (' + " | ".join(starts) + ")\n" + "\n".join(rules) + "\n"
 
 
 def answer_grammar(passages: int) -> str:
@@ -540,6 +535,6 @@ def answer_grammar(passages: int) -> str:
     return (
         f'root ::= " "? ({_literal(prompts.NOT_IN_ARTICLES)} | sentence (" " sentence)? (" " sentence)?)\n'
         "sentence ::= text cite+\n"
-        'text ::= [^\\[\\]\\n]+\n'
+        "text ::= [^\\[\\]\\n]+\n"
         f'cite ::= " "? "[" ({numbers}) "]" "."?\n'
     )

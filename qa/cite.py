@@ -207,13 +207,19 @@ def parse_cited(answer: str) -> list[tuple[str, tuple[int, ...]]]:
     pieces: list[tuple[str, tuple[int, ...]]] = []
     for span in split_sentences(answer):
         raw = span.of(answer)
-        numbers = tuple(int(n) for m in _CITATION.finditer(raw) for n in m.group(1).split(","))
+        # "[1] That was ..." : a marker opening a sentence closes the one before it.
+        lead = re.match(r"(\s*\[\d+(?:\s*,\s*\d+)*\])+", raw)
+        if lead and pieces:
+            prev, cites = pieces[-1]
+            pieces[-1] = (prev, cites + _numbers(lead.group()))
+            raw = raw[lead.end() :]
+        numbers = _numbers(raw)
         text = _CITATION.sub("", raw)
         text = re.sub(r"\s+([.!?,;:])", r"\1", " ".join(text.split())).strip()
-        if not re.search(r"\w", text):
-            if pieces and numbers:  # a citation standing after the full stop
-                prev, cites = pieces[-1]
-                pieces[-1] = (prev, cites + numbers)
-            continue
-        pieces.append((text, numbers))
+        if re.search(r"\w", text):
+            pieces.append((text, numbers))
     return pieces
+
+
+def _numbers(raw: str) -> tuple[int, ...]:
+    return tuple(int(n) for m in _CITATION.finditer(raw) for n in m.group(1).split(","))

@@ -1,4 +1,4 @@
-"""The command line: ``qa ingest | search | list | show | remove``.
+"""The command line: ``qa ingest | search | ask | list | show | remove``.
 
 The only module besides ``app.py`` that talks to people. Library errors become one line on
 standard error and an exit code: 0 success, 2 bad input or usage, 1 anything else.
@@ -34,8 +34,26 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+def _model_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("language model")
+    group.add_argument("--model", metavar="PATH", help="a GGUF file (env QA_MODEL)")
+    group.add_argument("--llm-url", metavar="URL", help="an OpenAI-compatible model server (env QA_LLM_URL)")
+    group.add_argument(
+        "--mode", choices=["auto", "extractive", "generative"], help="how answers are made (env QA_ANSWER_MODE)"
+    )
+    return options
+
+
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--article", action="append", metavar="ID", help="only this article (repeatable)")
+    parser.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after")
+    parser.add_argument("--until", metavar="YYYY-MM-DD", help="only articles dated on or before")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
+    model = _model_options()
     parser = _Parser(
         prog="qa",
         description="Answer questions about a collection of news articles, citing the source sentences.",
@@ -51,10 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("search", parents=[common], help="the best passages for a query")
     p.add_argument("query")
     p.add_argument("--k", type=int, metavar="N", help="how many passages (default 5, env QA_K)")
-    p.add_argument("--article", action="append", metavar="ID", help="only this article (repeatable)")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles dated on or after")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles dated on or before")
+    _filter_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser(
+        "ask", parents=[common, model], help="a cited answer from the articles, or 'they don't say'"
+    )
+    p.add_argument("question", nargs="?", help="the question (or use --batch)")
+    p.add_argument("--batch", metavar="FILE", help="one question per line; prints one JSON object per line")
+    _filter_options(p)
+    p.add_argument("--json", action="store_true", help="print the answer object as JSON")
 
     p = commands.add_parser("list", parents=[common], help="the stored articles: id, date, title, chunks")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -74,6 +98,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         chroma_url=args.chroma_url,
         collection=args.collection,
         k=getattr(args, "k", None),
+        model=getattr(args, "model", None),
+        llm_url=getattr(args, "llm_url", None),
+        answer_mode=getattr(args, "mode", None),
     )
 
 
@@ -152,6 +179,55 @@ def _search(pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    filters = {"article_ids": args.article, "date_from": args.since, "date_to": args.until}
+    if args.batch:
+        if args.question:
+            raise InputError("give a question or --batch FILE, not both")
+        return _ask_batch(pipeline, args.batch, filters)
+    if args.question is None:
+        raise InputError('give a question, e.g. qa ask "Who led the offensive?"')
+    answer = pipeline.ask(args.question, **filters)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.short_answer:
+        print(f"short answer: {answer.short_answer}")
+    if answer.note:
+        print(f"\nnote: {answer.note}")
+    for c in answer.citations:
+        print(f"\n[{c.number}] {c.title} ({c.date or 'no date'}, {c.source}, chars {c.start}-{c.end})")
+        print(f'    "{" ".join(c.sentence.split())}"')
+    t = answer.timings
+    model_time = t.get("prompt", 0) + t.get("generation", 0)
+    print(
+        f"\n({answer.method}; retrieval {t.get('retrieval', 0):.2f}s,"
+        f" model {model_time:.2f}s, total {t['total']:.2f}s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _ask_batch(pipeline: Pipeline, path: str, filters: dict) -> int:
+    """One JSON object per input line; a bad question gets an error object and the rest go on."""
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    failed = 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = pipeline.ask(line, **filters).to_dict()
+        except InputError as exc:
+            failed += 1
+            record = {"question": line[:200], "error": str(exc)}
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return InputError.exit_code if failed else 0
+
+
 def _list(pipeline: Pipeline, args: argparse.Namespace) -> int:
     articles = pipeline.articles()
     if args.json:
@@ -191,4 +267,4 @@ def _remove(pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": _ingest, "search": _search, "list": _list, "show": _show, "remove": _remove}
+COMMANDS = {"ingest": _ingest, "search": _search, "ask": _ask, "list": _list, "show": _show, "remove": _remove}

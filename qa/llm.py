@@ -100,9 +100,7 @@ def verify(path: Path, expected: str) -> None:
         return
     if sha256_file(path) != expected:
         stamp.unlink(missing_ok=True)
-        raise ModelError(
-            f"the model file {path} is damaged or altered (SHA-256 mismatch); delete it and run again"
-        )
+        raise ModelError(f"the model file {path} is damaged or altered (SHA-256 mismatch); delete it and run again")
     stamp.write_text(mark + "\n")
 
 
@@ -225,9 +223,7 @@ class OpenAIServerLLM:
         import httpx
 
         self.base = url.rstrip("/").removesuffix("/v1")
-        self.client = httpx.Client(
-            timeout=timeout, headers={"Authorization": f"Bearer {api_key}"} if api_key else {}
-        )
+        self.client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
         self.model = model
         self.name = model or self.base
         self.n_ctx = n_ctx

@@ -31,6 +31,15 @@ def embedder():
     return SentenceTransformerEmbedder()
 
 
+@pytest.fixture(scope="session")
+def llm(tmp_path_factory):
+    """The real default language model: the packaged GGUF, assembled and verified in a temp cache."""
+    from qa.llm import LlamaCppLLM, resolve_model
+
+    path = resolve_model(None, cache_dir=tmp_path_factory.mktemp("model-cache"))
+    return LlamaCppLLM(path, n_ctx=2048, seed=0)
+
+
 @pytest.fixture
 def settings(tmp_path):
     from qa.settings import Settings

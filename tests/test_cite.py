@@ -69,6 +69,7 @@ def test_polarity_must_agree_with_the_closest_source_sentence() -> None:
         ("Homs fell [1]. Jordan shut a crossing. [2, 3]", [("Homs fell.", (1,)), ("Jordan shut a crossing.", (2, 3))]),
         ("Homs fell.", [("Homs fell.", ())]),
         ("HTS led it [2][3].", [("HTS led it.", (2, 3))]),
+        ("Rebels took Homs. [1] That was the end. [2]", [("Rebels took Homs.", (1,)), ("That was the end.", (2,))]),
         ("", []),
     ],
 )
