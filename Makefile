@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   set up, ingest seeds/, answer a question from them
+#   make demo   set up, ingest seeds/, answer a question from them (QUESTION=...)
 #   make test   set up, run the test suite
 # Both create .venv on first use and reinstall only when pyproject.toml or constraints.txt change.
 
@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-QUERY ?= Who led the offensive on Damascus?
+QUESTION ?= Which prison did the rebel forces take over?
 
 .PHONY: setup demo test ui lint clean
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/qa ingest seeds
-	$(BIN)/qa search "$(QUERY)" --k 3
+	$(BIN)/qa ask "$(QUESTION)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
