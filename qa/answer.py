@@ -40,6 +40,12 @@ MIN_COVERAGE = 0.5
 MIN_OWN_COVERAGE = 0.3
 # Most candidate passages shown to the model.
 READ_PASSAGES = 3
+# Tokens the model may spend copying a short answer.
+EXTRACT_TOKENS = 48
+# Tokens kept free beyond the prompt and the answer (BOS, template tokens).
+CONTEXT_MARGIN = 8
+# A passage cut shorter than this is dropped rather than kept as a fragment.
+MIN_PASSAGE_TOKENS = 12
 # Share of the context window a question may take before it is shortened.
 QUESTION_SHARE = 0.25
 
@@ -329,11 +335,16 @@ class Answerer:
     # --- readers -------------------------------------------------------------------------------
 
     def _extract(self, question: str, chosen: list[Candidate], timings: dict) -> Iterator:
-        texts = [prompts.fence(c.text) for c in chosen]
-        prompt = prompts.EXTRACT_PREFIX + prompts.EXTRACT_QUESTION.format(
-            passages=prompts.number_passages(texts), question=" ".join(question.split())
-        )
-        output = yield from self._run(prompt, span_grammar(texts), timings, max_tokens=48)
+        def build(texts: list[str]) -> str:
+            return prompts.EXTRACT_PREFIX + prompts.EXTRACT_QUESTION.format(
+                passages=prompts.number_passages(texts), question=" ".join(question.split())
+            )
+
+        texts, prompt = self._fit([prompts.fence(c.text) for c in chosen], build, EXTRACT_TOKENS)
+        if prompt is None:  # not even one passage fits the context window: answer without the model
+            yield None, [], None
+            return
+        output = yield from self._run(prompt, span_grammar(texts), timings, max_tokens=EXTRACT_TOKENS)
         span = output.strip()
         match = re.match(r"(.*?)\s*\[(\d+)\]$", span)
         if not match:  # "unknown": the model found no answer among the passages
@@ -344,17 +355,38 @@ class Answerer:
 
     def _generate(self, question: str, chosen: list[Candidate], timings: dict) -> Iterator:
         assert self.llm is not None
-        texts = [prompts.fence(c.text) for c in chosen]
-        user = prompts.ANSWER_USER.format(passages=prompts.number_passages(texts), question=question)
-        messages = [{"role": "system", "content": prompts.ANSWER_SYSTEM}, {"role": "user", "content": user}]
-        if self.llm.chat_template:
-            prompt = chat_prompt(self.llm.chat_template, messages)
-        else:
-            prompt = f"{prompts.ANSWER_SYSTEM}\n\n{user}\nAnswer:"
-        output = yield from self._run(
-            prompt, answer_grammar(len(texts)), timings, max_tokens=self.settings.max_answer_tokens
-        )
+        template = self.llm.chat_template
+
+        def build(texts: list[str]) -> str:
+            user = prompts.ANSWER_USER.format(passages=prompts.number_passages(texts), question=question)
+            messages = [{"role": "system", "content": prompts.ANSWER_SYSTEM}, {"role": "user", "content": user}]
+            return chat_prompt(template, messages) if template else f"{prompts.ANSWER_SYSTEM}\n\n{user}\nAnswer:"
+
+        limit = self.settings.max_answer_tokens
+        texts, prompt = self._fit([prompts.fence(c.text) for c in chosen], build, limit)
+        if prompt is None:
+            yield None, [], None
+            return
+        output = yield from self._run(prompt, answer_grammar(len(texts)), timings, max_tokens=limit)
         yield output.strip(), [], None
+
+    def _fit(self, texts: list[str], build, max_tokens: int) -> tuple[list[str], str | None]:
+        """Fit the prompt into the context window: drop the weakest passages, then cut the
+        last one by tokens (never by characters). ``(texts, None)`` if nothing fits."""
+        assert self.llm is not None
+        budget = self.llm.n_ctx - max_tokens - CONTEXT_MARGIN
+        kept = list(texts)
+        while kept:
+            prompt = build(kept)
+            over = self.llm.count_tokens(prompt) - budget
+            if over <= 0:
+                return kept, prompt
+            room = self.llm.count_tokens(kept[-1]) - over
+            if room >= MIN_PASSAGE_TOKENS:
+                kept[-1] = _trim_to_tokens(self.llm, kept[-1], room)
+            else:
+                kept.pop()
+        return [], None
 
     def _run(self, prompt: str, grammar: str, timings: dict, *, max_tokens: int) -> Iterator[str]:
         """Stream one model call, timing prompt evaluation (to the first token) and generation."""

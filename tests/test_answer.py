@@ -240,3 +240,38 @@ def test_span_grammar_compiles_and_constrains(llm) -> None:
         llm.complete("Question: Which city fell?\nAnswer:", max_tokens=12, grammar=span_grammar(["Homs fell."]))
     )
     assert out in (" Homs [1]", " Homs fell. [1]", " fell. [1]", " unknown")
+
+
+class Budgeted:
+    """The real model behind a smaller context window, checking every prompt fits it."""
+
+    def __init__(self, llm, n_ctx: int):
+        self.llm, self.n_ctx = llm, n_ctx
+        self.name, self.chat_template = llm.name, llm.chat_template
+        self.sizes: list[int] = []
+
+    def count_tokens(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+    def complete(self, prompt, *, max_tokens, stop=(), grammar=None):
+        size = self.llm.count_tokens(prompt) + max_tokens
+        assert size <= self.n_ctx, f"prompt of {size} tokens in a window of {self.n_ctx}"
+        self.sizes.append(size)
+        yield from self.llm.complete(prompt, max_tokens=max_tokens, stop=stop, grammar=grammar)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_ctx", [330, 360, 2048])
+def test_every_prompt_fits_the_context_window(tmp_path, embedder, llm, n_ctx) -> None:
+    from qa.settings import Settings
+
+    small = Budgeted(llm, n_ctx)
+    settings = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", n_ctx=n_ctx)
+    with Pipeline.from_settings(settings, embedder=embedder, llm=small) as pipeline:
+        pipeline.ingest([SEEDS])
+        long_question = "Which prison did the rebel forces take over on the outskirts of the capital city? " * 3
+        for question in ("Which cities fell in 24 hours?", long_question.strip()):
+            answer = pipeline.ask(question)
+            assert answer.answered
+            assert_checked(answer, pipeline)
+    assert small.sizes  # the model was called within its budget
