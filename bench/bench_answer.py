@@ -86,7 +86,7 @@ def main() -> int:
             pipeline.ask(questions[0])  # warm: the embedder, the prefix in the KV cache
 
             stages: dict[str, list[float]] = {k: [] for k in ("retrieval", "prompt", "generation", "checking")}
-            answered_total, declined_total, raw_times, model_times = [], [], [], []
+            answered_total, declined_total, raw_times, model_times, paired = [], [], [], [], []
             for _ in range(args.rounds):
                 recorder.calls.clear()
                 called = []
@@ -104,6 +104,9 @@ def main() -> int:
                         declined_total.append(t["total"])
                 for call in called:  # the raw baseline: the same prompts, in the same order
                     raw_times.append(raw_call(llm, call))
+                paired.extend(
+                    (t - r) / r for t, r in zip(answered_total[-len(called) :], raw_times[-len(called) :], strict=True)
+                )
 
     raw = summary(raw_times)
     total = summary(answered_total)
@@ -117,7 +120,11 @@ def main() -> int:
         "stages_s": {k: summary(v) for k, v in stages.items()},
         "declined_total_s": summary(declined_total) if declined_total else None,
         "overhead_p50": total["p50"] / raw["p50"] - 1,
-        "targets": {"p50_under_2s": total["p50"] < 2.0, "overhead_at_most_10pct": total["p50"] / raw["p50"] - 1 <= 0.10},
+        "overhead_paired_median": statistics.median(paired),
+    }
+    result["targets"] = {
+        "p50_under_2s": total["p50"] < 2.0,
+        "overhead_at_most_10pct": result["overhead_paired_median"] <= 0.10,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "answer.json").write_text(json.dumps(result, indent=2))
@@ -130,7 +137,8 @@ def main() -> int:
         rows.append(("declined (no model)", result["declined_total_s"]))
     for name, s in rows:
         print(f"{name:24}{s['p50']:8.3f}{s['p95']:8.3f}")
-    print(f"overhead over the raw call (p50): {result['overhead_p50']:+.1%}")
+    print(f"overhead over the raw call: p50 vs p50 {result['overhead_p50']:+.1%},"
+          f" per question (median) {result['overhead_paired_median']:+.1%}")  # fmt: skip
     print(json.dumps(result["targets"]))
     return 0
 

@@ -44,7 +44,7 @@ from qa.pipeline import Pipeline
 from qa.settings import Settings
 
 BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_CORPUS = Path("/work/shared/corpora/bbc-news-summary/articles")
+DEFAULT_CORPUS = BENCH_DIR.parent.parent / "shared" / "corpora" / "bbc-news-summary" / "articles"  # ../shared
 DEFAULT_OUT = BENCH_DIR / "out"
 ENCODE_BATCH = 64
 SEARCH_QUERIES = 200
