@@ -3,12 +3,14 @@
 from qa.errors import InputError, ModelError, QAError, StoreError
 from qa.pipeline import Pipeline
 from qa.settings import Settings
-from qa.types import Article, ArticleInfo, Chunk, Hit, IngestReport, Span
+from qa.types import Answer, Article, ArticleInfo, Chunk, Citation, Hit, IngestReport, Span
 
 __all__ = [
+    "Answer",
     "Article",
     "ArticleInfo",
     "Chunk",
+    "Citation",
     "Hit",
     "IngestReport",
     "InputError",
