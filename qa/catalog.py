@@ -53,6 +53,13 @@ CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS summaries(
+    key TEXT NOT NULL,
+    method TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (key, method)
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
@@ -172,11 +179,24 @@ class Catalog:
             self.db.executemany("DELETE FROM chunks WHERE article_id = ?", ids)
             self.db.executemany("DELETE FROM sources WHERE article_id = ?", ids)
             self.db.executemany("DELETE FROM articles WHERE id = ?", ids)
+            self.db.executemany("DELETE FROM summaries WHERE key = ?", ids)
 
     def unfinished(self) -> list[str]:
         """Ids of articles a crash left ``pending`` or ``deleting``."""
         rows = self.db.execute("SELECT id FROM articles WHERE state != 'ready' ORDER BY id")
         return [r[0] for r in rows]
+
+    def put_summary(self, key: str, method: str, body: str) -> None:
+        """Store a summary (JSON) under an article id or a digest key; one commit each."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO summaries(key, method, body, created) VALUES (?, ?, ?, ?)",
+                (key, method, body, time.time()),
+            )
+
+    def get_summary(self, key: str, method: str) -> str | None:
+        row = self.db.execute("SELECT body FROM summaries WHERE key = ? AND method = ?", (key, method)).fetchone()
+        return row[0] if row else None
 
     # --- reading -------------------------------------------------------------------------
 

@@ -127,7 +127,7 @@ class Terms:
                 numbers.add(value)
             elif tok.lower() in STOPWORDS or tok.lower() in NEGATIONS:
                 continue
-            elif tok[0].isupper() and (i > 0 or _capitalised_next(toks, i)):
+            elif tok[0].isupper() and (i > 0 or _capitalised_next(toks, i) or (len(tok) > 1 and tok.isupper())):
                 names.append(tok)
             elif len(tok) > 1:
                 content.append(tok)

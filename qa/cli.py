@@ -1,4 +1,4 @@
-"""The command line: ``qa ingest | search | ask | list | show | remove``.
+"""The command line: ``qa ingest | search | ask | summarize | list | show | remove``.
 
 The only module besides ``app.py`` that talks to people. Library errors become one line on
 standard error and an exit code: 0 success, 2 bad input or usage, 1 anything else.
@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from qa.errors import InputError, QAError
 from qa.pipeline import Pipeline
@@ -79,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", metavar="FILE", help="one question per line; prints one JSON object per line")
     _filter_options(p)
     p.add_argument("--json", action="store_true", help="print the answer object as JSON")
+
+    p = commands.add_parser("summarize", parents=[common], help="cited summaries of articles, and a digest")
+    p.add_argument("ids", nargs="*", metavar="ID", help="articles to summarise")
+    p.add_argument("--all", action="store_true", help="every stored article")
+    p.add_argument("--digest", action="store_true", help="also a digest across the articles")
+    p.add_argument("--out", metavar="FILE", help="write to FILE.jsonl or FILE.md (atomically)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per summary")
+    p.add_argument("--force", action="store_true", help="recompute even when a stored summary exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = commands.add_parser("list", parents=[common], help="the stored articles: id, date, title, chunks")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -228,6 +239,61 @@ def _ask_batch(pipeline: Pipeline, path: str, filters: dict) -> int:
     return InputError.exit_code if failed else 0
 
 
+def _summarize(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if bool(args.ids) == args.all:
+        raise InputError("name the articles to summarise (qa summarize ID ...) or use --all")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix not in (".jsonl", ".md"):
+        raise InputError(f"--out must end in .jsonl or .md, not {out.name!r}")
+    ids = None if args.all else args.ids
+    bar = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        if not args.quiet and total > 1:
+            bar = tqdm(total=total, unit="article", desc="summarize", file=sys.stderr, dynamic_ncols=True)
+
+    def step(article_id: str, computed: bool) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        report = pipeline.summarize(ids, force=args.force, on_start=start, on_article=step)
+    finally:
+        if bar is not None:
+            bar.close()
+    summaries = list(report.summaries)
+    if args.digest:
+        summaries.append(pipeline.digest([s.article_ids[0] for s in report.summaries], force=args.force))
+    if out is not None:
+        if out.suffix == ".jsonl":
+            body = "".join(json.dumps(s.to_dict(), ensure_ascii=False) + "\n" for s in summaries)
+        else:
+            body = "\n".join(s.to_markdown() for s in summaries)
+        write_atomically(out, body)
+        print(f"wrote {len(summaries)} summaries to {out}", file=sys.stderr)
+    elif args.json:
+        for s in summaries:
+            print(json.dumps(s.to_dict(), ensure_ascii=False))
+    else:
+        print("\n".join(s.to_markdown() for s in summaries))
+    print(f"summarized {report.computed}, reused {report.reused} stored", file=sys.stderr)
+    return 0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never a part."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def _list(pipeline: Pipeline, args: argparse.Namespace) -> int:
     articles = pipeline.articles()
     if args.json:
@@ -267,4 +333,12 @@ def _remove(pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": _ingest, "search": _search, "ask": _ask, "list": _list, "show": _show, "remove": _remove}
+COMMANDS = {
+    "ingest": _ingest,
+    "search": _search,
+    "ask": _ask,
+    "summarize": _summarize,
+    "list": _list,
+    "show": _show,
+    "remove": _remove,
+}

@@ -13,6 +13,7 @@ from qa.llm import LLM, LlamaCppLLM, OpenAIServerLLM, resolve_model
 from qa.retrieve import Filters, check_query, hybrid_search
 from qa.settings import Settings
 from qa.store import Store, connect_chroma
+from qa.summarize import Summarizer, Summary, SummaryReport
 from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport
 
 MAX_QUERY_CHARS = 2000
@@ -209,6 +210,21 @@ class Pipeline:
         filters = Filters.build(article_ids=ids, date_from=date_from, date_to=date_to)
         self.require_articles()
         return self.answerer().stream(question, filters=filters)
+
+    def summarizer(self) -> Summarizer:
+        return Summarizer(store=self.store, embedder=self.embedder)
+
+    def summarize(self, article_ids: Sequence[str] | None = None, **options) -> SummaryReport:
+        """Cited summaries of the given articles (all when None); stored ones are reused."""
+        self.require_articles()
+        ids = list(article_ids) if article_ids else [a.id for a in self.articles()]
+        return self.summarizer().summarize(ids, **options)
+
+    def digest(self, article_ids: Sequence[str] | None = None, *, force: bool = False) -> Summary:
+        """Main story, agreements and single-source reports across articles (all when None)."""
+        self.require_articles()
+        ids = list(article_ids) if article_ids else [a.id for a in self.articles()]
+        return self.summarizer().digest(ids, force=force)
 
     def require_articles(self) -> None:
         """Raise a clear :class:`InputError` when nothing has been ingested yet."""
