@@ -6,7 +6,7 @@ import pytest
 
 from qa.pipeline import Pipeline
 from tests.conftest import SEEDS
-from tests.test_chroma_server import free_port
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 

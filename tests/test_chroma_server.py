@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -15,46 +11,21 @@ import pytest
 from qa.errors import StoreError
 from qa.pipeline import Pipeline
 from tests.conftest import SEEDS
+from tests.servers import free_port, serving
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_url(tmp_path):
-    """Start `chroma run` on 127.0.0.1 with its own data folder; stop it afterwards."""
+    """`chroma run` on 127.0.0.1 with its own data folder, for the length of one test."""
     exe = Path(sys.executable).parent / "chroma"
     assert exe.exists(), f"chroma CLI not found beside {sys.executable}"
     port = free_port()
-    log = (tmp_path / "chroma.log").open("wb")
-    proc = subprocess.Popen(
-        [str(exe), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("chroma run did not start: " + (tmp_path / "chroma.log").read_text(errors="replace"))
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    command = [str(exe), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)]
+    with serving(command, ready_url=f"{url}/api/v2/heartbeat", log_path=tmp_path / "chroma.log"):
+        yield url
 
 
 def test_ingest_and_search_through_a_chroma_server(chroma_url, settings, embedder) -> None:

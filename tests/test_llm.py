@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
@@ -14,7 +12,7 @@ from qa.errors import ModelError
 from qa.llm import OpenAIServerLLM, check_gguf_header, packaged_model, resolve_model, verify
 from qa.pipeline import Pipeline
 from tests.conftest import SEEDS
-from tests.test_chroma_server import free_port
+from tests.servers import free_port, serving
 
 pytestmark = pytest.mark.slow
 
@@ -77,32 +75,12 @@ def test_a_damaged_model_is_a_one_line_cli_error(tmp_path) -> None:
 def model_server(llm, tmp_path_factory):
     """llama-cpp-python's own OpenAI-compatible server on 127.0.0.1, serving the default model."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(llm.path), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", "--seed", "0"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/v1/models", timeout=1).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("llama_cpp.server did not start: " + log_path.read_text(errors="replace")[-2000:])
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(llm.path), "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", "2048", "--seed", "0"]  # fmt: skip
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with serving(command, ready_url=f"{url}/v1/models", log_path=log):
+        yield url
 
 
 def test_the_http_backend_streams_and_honours_grammars(model_server, llm) -> None:
