@@ -1,8 +1,11 @@
-"""The Gradio UI: ask questions and read cited answers, browse the articles.
+"""The Gradio UI: chat with cited sources, browse and summarise articles, add articles.
 
-A thin layer over :class:`qa.Pipeline`: handlers call the library and format what it returns.
-Everything shown is HTML-escaped here, so neither article text nor model output can run as
-markup. Served on 127.0.0.1 only, with no share link and Gradio's analytics off.
+A thin layer over :class:`qa.Pipeline`: handlers call the library and format what it returns;
+no retrieval, prompting or checking happens here. Everything shown is HTML-escaped here, and
+the chat does not render Markdown, so neither article text nor model output can run as
+markup, load a script or fetch a remote image. Served on 127.0.0.1 only, with no share
+link, Gradio's analytics off, a size limit on uploads, and a queue that runs model work one
+request at a time.
 
 Run: ``.venv/bin/python app.py`` (then open http://127.0.0.1:7860).
 """
@@ -12,20 +15,24 @@ from __future__ import annotations
 import html
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
 
 import gradio as gr  # noqa: E402
 
 from qa import Answer, Pipeline, QAError, Settings  # noqa: E402
+from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.summarize import Summary  # noqa: E402
 
-SEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seeds")
+SEEDS = Path(__file__).resolve().parent / "seeds"
+MAX_UPLOAD_MB = 20
 CSS = """
-.qa-answer { font-size: 1.05rem; line-height: 1.5; }
-.qa-declined { color: #8a4b00; }
+.qa-declined { color: #8a4b00; font-style: italic; }
 .qa-source { border-left: 3px solid #c9c9c9; padding: 0.3rem 0.8rem; margin: 0.6rem 0; }
-.qa-source mark { background: #fff1a8; padding: 0 2px; }
+.qa-source mark, .qa-article mark { background: #fff1a8; padding: 0 2px; }
 .qa-meta { color: #666; font-size: 0.85rem; }
+.qa-article p { margin: 0.5rem 0; }
 """
 
 
@@ -33,19 +40,27 @@ def _escape(text: str) -> str:
     return html.escape(" ".join(text.split()))
 
 
-def render_answer(answer: Answer | None, partial: str = "") -> str:
-    """The answer as safe HTML: the checked text, or the model's provisional output."""
-    if answer is None:
-        return f'<div class="qa-answer qa-meta">{_escape(partial) or "Thinking..."}</div>'
-    css = "qa-answer" if answer.answered else "qa-answer qa-declined"
-    note = f'<p class="qa-meta">{_escape(answer.note)}</p>' if answer.note else ""
-    return f'<div class="{css}">{_escape(answer.text)}</div>{note}'
+def message_text(message: dict) -> str:
+    """A chat message's text, whether its content is a string or a list of parts (Gradio 6)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else [content]
+    return " ".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in parts)
+
+
+def answer_message(answer: Answer) -> str:
+    """The chat text of a checked answer (plain text: the chat renders no Markdown)."""
+    text = answer.text if answer.answered else f"{answer.text} (no answer in the articles)"
+    return f"{text}\n\n{answer.note}" if answer.note else text
 
 
 def render_sources(answer: Answer | None, pipeline: Pipeline) -> str:
-    """Each citation: article title and date, and the cited sentence highlighted in its paragraph."""
-    if answer is None or not answer.citations:
+    """Each citation: title, date, source, and the cited sentence highlighted in its paragraph."""
+    if answer is None:
         return ""
+    if not answer.answered:
+        return f'<div class="qa-declined">{_escape(answer.text)}</div>'
     blocks = []
     for c in answer.citations:
         text = pipeline.article(c.article_id).text
@@ -67,36 +82,155 @@ def render_sources(answer: Answer | None, pipeline: Pipeline) -> str:
     return "".join(blocks)
 
 
-def create_app(pipeline: Pipeline) -> gr.Blocks:
+def render_article(pipeline: Pipeline, article_id: str) -> str:
+    """An article's stored text, paragraph by paragraph, escaped."""
+    article = pipeline.article(article_id)
+    paragraphs = [p for p in article.text.split("\n") if p.strip()]
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+    meta = f"{html.escape(article.date or 'no date')} · {html.escape(article.source)} · {article.id}"
+    return f'<div class="qa-article"><h3>{html.escape(article.title)}</h3><div class="qa-meta">{meta}</div>{body}</div>'
+
+
+def render_summary(summary: Summary | None) -> str:
+    if summary is None:
+        return '<p class="qa-meta">No summary yet: press "Summarize this article".</p>'
+    headings = {"main": "Main story", "agree": "The sources agree", "single": "Only one source reports"}
+    parts, section = [f"<h4>{html.escape(summary.title)}</h4>"], None
+    for s in summary.sentences:
+        if summary.kind == "digest" and s.section != section:
+            section = s.section
+            parts.append(f"<h5>{headings[section]}</h5>")
+        marks = "".join(f"[{c.number}]" for c in s.citations)
+        where = (
+            f' <span class="qa-meta">(only in: {html.escape(s.citations[0].title)})</span>'
+            if s.section == "single"
+            else ""
+        )
+        parts.append(f"<p>{html.escape(s.text)} {marks}{where}</p>")
+    return "".join(parts)
+
+
+def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
     """Build the UI around an open pipeline."""
 
-    def ask(question: str):
+    def respond(message: str, history: list[dict]):
+        asked = [message_text(m) for m in history if m.get("role") == "user"]
+        history = [*history, {"role": "user", "content": message}]
         try:
-            for event in pipeline.ask_stream(question):
+            for event in pipeline.ask_stream(message, history=asked):
                 if isinstance(event, Answer):
-                    yield render_answer(event), render_sources(event, pipeline)
+                    reply = {"role": "assistant", "content": answer_message(event)}
+                    yield [*history, reply], render_sources(event, pipeline), ""
                 else:
-                    yield render_answer(None, event), ""
+                    yield [*history, {"role": "assistant", "content": f"… {event.strip()}"}], "", ""
         except QAError as exc:
             raise gr.Error(str(exc)) from None
 
-    def articles():
+    def article_rows():
         return [[a.date or "", a.title, a.chunks, a.id] for a in pipeline.articles()]
 
+    def open_article(event: gr.SelectData, rows):
+        article_id = rows.iloc[event.index[0]]["id"] if hasattr(rows, "iloc") else rows[event.index[0]][3]
+        stored = pipeline.summarizer().stored(article_id)
+        return article_id, render_article(pipeline, article_id), render_summary(stored)
+
+    def summarize_one(article_id: str):
+        if not article_id:
+            raise gr.Error("open an article first")
+        try:
+            return render_summary(pipeline.summarize([article_id]).summaries[0])
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def digest_all():
+        try:
+            return render_summary(pipeline.digest())
+        except QAError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def upload(files):
+        if not files:
+            return "<p class='qa-meta'>No files.</p>", article_rows()
+        rows = []
+        for path in files:
+            name = Path(path).name
+            if Path(path).stat().st_size > MAX_UPLOAD_MB * 1_000_000:
+                rows.append((name, "refused", f"over the {MAX_UPLOAD_MB} MB limit"))
+                continue
+            try:
+                report = pipeline.ingest([path])
+            except QAError as exc:
+                rows.append((name, "refused", str(exc)))
+                continue
+            rows.extend(_report_rows(report))
+        table = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{html.escape(o)}</td><td>{html.escape(w)}</td></tr>" for n, o, w in rows
+        )
+        return f"<table><tr><th>file</th><th>result</th><th>why</th></tr>{table}</table>", article_rows()
+
     with gr.Blocks(title="qa: news articles, cited", analytics_enabled=False) as app:
-        gr.Markdown("### Ask the articles\nAnswers come only from the stored articles, each sentence cited.")
+        gr.Markdown("### qa: ask the articles\nAnswers come only from the stored articles; every sentence is cited.")
         with gr.Tab("Ask"):
-            question = gr.Textbox(label="Question", placeholder="Which prison did the rebel forces take over?")
-            button = gr.Button("Ask", variant="primary")
-            answer = gr.HTML(elem_id="answer")
-            sources = gr.HTML(elem_id="sources")
-            button.click(ask, inputs=question, outputs=[answer, sources], api_name="ask")
-            question.submit(ask, inputs=question, outputs=[answer, sources])
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Conversation", render_markdown=False, sanitize_html=True, height=420)
+                    question = gr.Textbox(label="Question", placeholder="Which prison did the rebel forces take over?")
+                    with gr.Row():
+                        ask = gr.Button("Ask", variant="primary", elem_id="ask")
+                        gr.ClearButton([chat, question], value="New conversation")
+                with gr.Column(scale=2):
+                    gr.Markdown("#### Sources")
+                    sources = gr.HTML(elem_id="sources")
+            ask.click(respond, [question, chat], [chat, sources, question], api_name="ask")
+            question.submit(respond, [question, chat], [chat, sources, question], api_name=False)
         with gr.Tab("Articles"):
-            table = gr.Dataframe(headers=["date", "title", "chunks", "id"], value=articles, interactive=False)
-            gr.Button("Refresh").click(articles, outputs=table)
-    app.queue(default_concurrency_limit=1)  # one model, one piece of model work at a time
+            table = gr.Dataframe(
+                headers=["date", "title", "chunks", "id"], value=article_rows, interactive=False, wrap=True
+            )
+            current = gr.Textbox(label="Open article id", interactive=False)
+            with gr.Row():
+                summarize_button = gr.Button("Summarize this article")
+                digest_button = gr.Button("Digest of all articles")
+            with gr.Row():
+                article_view = gr.HTML()
+                summary_view = gr.HTML()
+            table.select(open_article, [table], [current, article_view, summary_view])
+            summarize_button.click(summarize_one, [current], [summary_view], api_name="summarize")
+            digest_button.click(digest_all, None, [summary_view], api_name="digest")
+        with gr.Tab("Add articles"):
+            kinds = ", ".join(SUPPORTED_SUFFIXES)
+            files = gr.File(
+                label=f"Article files ({kinds}; at most {MAX_UPLOAD_MB} MB each)",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+            )
+            add = gr.Button("Add to the collection", variant="primary")
+            results = gr.HTML()
+            add.click(upload, [files], [results, table], api_name="add")
+    app.queue(default_concurrency_limit=1)  # one model: model work runs one request at a time
     return app
+
+
+def _report_rows(report) -> list[tuple[str, str, str]]:
+    rows = [(n, "added", "") for n in report.added]
+    rows += [(n, "unchanged", "already stored") for n in report.unchanged]
+    rows += [(n, "replaced", "a changed version replaced the old one") for n in report.replaced]
+    rows += [(n, "refused", why) for n, why in report.failed]
+    return rows
+
+
+def launch(app: gr.Blocks, *, port: int, block: bool = True):
+    """Serve on loopback only, no share link, uploads capped."""
+    return app.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        share=False,
+        css=CSS,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        prevent_thread_lock=not block,
+        quiet=not block,
+        footer_links=[],
+    )
 
 
 def main() -> int:
@@ -109,7 +243,7 @@ def main() -> int:
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    create_app(pipeline).launch(server_name="127.0.0.1", server_port=settings.port, share=False, css=CSS)
+    launch(create_app(pipeline), port=settings.port)
     return 0
 
 

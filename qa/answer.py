@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -162,6 +162,28 @@ class Candidate:
         return self.coverage + 0.15 * self.type_ok + 0.2 * self.focus + 0.05 / self.rank - 0.3 * self.excluded
 
 
+_FOLLOW_UP = frozenset("it its they them their he him his she her this that these those there then".split())
+
+
+def with_context(question: str, history: Sequence[str]) -> str:
+    """Make a follow-up question stand alone by adding the previous question's content words.
+
+    Only a question that leans on an earlier one (it says "they", "it", "there"... and names
+    nothing itself) is changed; the articles still answer it, never the conversation.
+
+    Example: ``with_context("Why did they take it?", ["Which prison did the rebels take over?"])``
+    gives ``"Why did they take it? (prison rebels)"``
+    """
+    if not history:
+        return question
+    words = tokens(question)
+    if not any(w.lower() in _FOLLOW_UP for w in words) or Question.parse(question).names:
+        return question
+    previous = Question.parse(history[-1])
+    extra = [t for t in previous.terms if not _present(t, words)]
+    return f"{question} ({' '.join(extra)})" if extra else question
+
+
 def _coverage(
     asked: Question, weights: dict[str, float], words: list[str], context: list[str]
 ) -> tuple[float, float, list[str]]:
@@ -230,24 +252,32 @@ class Answerer:
 
     # --- public ----------------------------------------------------------------------------
 
-    def answer(self, question: str, *, filters: Filters | None = None) -> Answer:
+    def answer(self, question: str, *, filters: Filters | None = None, history: Sequence[str] = ()) -> Answer:
         """The checked answer, computed in one go."""
         result = None
-        for event in self.stream(question, filters=filters):
+        for event in self.stream(question, filters=filters, history=history):
             if isinstance(event, Answer):
                 result = event
         assert result is not None
         return result
 
-    def stream(self, question: str, *, filters: Filters | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, *, filters: Filters | None = None, history: Sequence[str] = ()
+    ) -> Iterator[str | Answer]:
         """Yield the model's partial output as it comes, then the checked :class:`Answer`.
 
         What the model streams is provisional; only the final :class:`Answer` is checked.
+        ``history`` holds the conversation's earlier questions, used only to make a
+        follow-up question stand alone (:func:`with_context`).
         """
         filters = filters or Filters()
         timings: dict[str, float] = {}
         start = time.perf_counter()
         note = None
+        standalone = with_context(question, history)
+        if standalone != question:
+            note = f"Read as a follow-up: {standalone}"
+            question = standalone
         budget = int(self.settings.n_ctx * QUESTION_SHARE)
         if self.llm is not None and self.llm.count_tokens(question) > budget:
             question = _trim_to_tokens(self.llm, question, budget)

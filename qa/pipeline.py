@@ -203,13 +203,18 @@ class Pipeline:
         article_ids: Sequence[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        history: Sequence[str] = (),
     ) -> Iterator[str | Answer]:
-        """Partial model output as it is generated, then the checked :class:`Answer` last."""
+        """Partial model output as it is generated, then the checked :class:`Answer` last.
+
+        ``history``: earlier questions of the same conversation, so a follow-up such as
+        "Why did they take it?" can be read; the answer still comes only from the articles.
+        """
         question = check_query(question, max_chars=MAX_QUERY_CHARS)
         ids = [self.store.resolve(a).id for a in article_ids] if article_ids else None
         filters = Filters.build(article_ids=ids, date_from=date_from, date_to=date_to)
         self.require_articles()
-        return self.answerer().stream(question, filters=filters)
+        return self.answerer().stream(question, filters=filters, history=history)
 
     def summarizer(self) -> Summarizer:
         return Summarizer(store=self.store, embedder=self.embedder)

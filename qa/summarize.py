@@ -223,6 +223,11 @@ class Summarizer:
             sentences.append(SummarySentence(texts[i], (citation,)))
         return Summary("article", (article.id,), article.title, tuple(_checked(sentences)))
 
+    def stored(self, article_id: str) -> Summary | None:
+        """The stored, current summary of an article, if one was made."""
+        body = self.store.catalog.get_summary(self.store.resolve(article_id).id, METHOD)
+        return Summary.from_dict(json.loads(body)) if body else None
+
     def summarize(
         self,
         article_ids: Sequence[str],

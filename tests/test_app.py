@@ -1,14 +1,24 @@
-"""The web UI through a real client: the app served on loopback, asked over Gradio's API."""
+"""The web UI through real clients: Gradio's API client, and a headless Chromium."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
 from qa.pipeline import Pipeline
+from qa.types import Answer, Citation
 from tests.conftest import SEEDS
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
+QUESTION = "Which prison did the rebel forces take over?"
+
+
+def message_text(message: dict) -> str:
+    import app as web
+
+    return web.message_text(message)
 
 
 @pytest.fixture
@@ -19,28 +29,101 @@ def served(settings, embedder, llm):
         pipeline.ingest([SEEDS])
         ui = web.create_app(pipeline)
         port = free_port()
-        ui.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, quiet=True)
+        web.launch(ui, port=port, block=False)
         try:
-            yield f"http://127.0.0.1:{port}/"
+            yield f"http://127.0.0.1:{port}/", pipeline
         finally:
             ui.close()
 
 
-def test_gradio_client_gets_a_cited_answer(served) -> None:
+def test_gradio_client_gets_a_cited_answer_and_a_follow_up(served) -> None:
     from gradio_client import Client
 
-    client = Client(served, verbose=False)
-    answer_html, sources_html = client.predict("Which prison did the rebel forces take over?", api_name="/ask")
-    assert "Sednaya prison" in answer_html and "[1]" in answer_html
-    assert "<mark>Early on Sunday, the rebel forces took over the Sednaya prison" in sources_html
-    declined, sources = client.predict("What did Vladimir Putin say about Assad?", api_name="/ask")
-    assert "The articles don" in declined and sources == ""
+    url, _ = served
+    client = Client(url, verbose=False)
+    history, sources, cleared = client.predict(QUESTION, [], api_name="/ask")
+    last = message_text(history[-1])
+    assert cleared == "" and "Sednaya prison" in last and "[1]" in last
+    assert "<mark>Early on Sunday, the rebel forces took over the Sednaya prison" in sources
+    history, sources, _ = client.predict("Why did they take it?", history, api_name="/ask")
+    last = message_text(history[-1])
+    assert "free all the prisoners" in last and "Read as a follow-up" in last  # from the article, in context
+    history, sources, _ = client.predict("What did Vladimir Putin say about Assad?", history, api_name="/ask")
+    assert "The articles don't say" in message_text(history[-1]) and 'class="qa-declined"' in sources
 
 
-def test_article_text_is_escaped() -> None:
+def test_uploads_report_each_file(served, tmp_path) -> None:
+    from gradio_client import Client, handle_file
+
+    url, pipeline = served
+    good = tmp_path / "aleppo.md"
+    good.write_text("# Rebels hold Aleppo\n\nRebels said they held Aleppo on Friday.")
+    bad = tmp_path / "scan.txt"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    same = tmp_path / SEEDS.joinpath("000_a82d1c47b728eca4.txt").name
+    shutil.copy(SEEDS / same.name, same)
+    client = Client(url, verbose=False)
+    report, rows = client.predict([handle_file(str(p)) for p in (good, bad, same)], api_name="/add")
+    assert "aleppo.md</td><td>added" in report
+    assert "scan.txt</td><td>refused</td><td>binary file" in report
+    assert f"{same.name}</td><td>unchanged" in report
+    assert len(pipeline.articles()) == 3
+
+
+def test_rendering_is_inert() -> None:
+    """Article text and model output never become markup: scripts, handlers, remote images."""
     import app as web
-    from qa.types import Answer
 
-    answer = Answer("q", "<script>alert(1)</script> ![x](http://evil.test/x.png) [1]", True, "extractive", (), (), {})
-    rendered = web.render_answer(answer)
-    assert "<script>" not in rendered and "&lt;script&gt;" in rendered
+    hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> ![x](http://evil.test/x.png)"
+    citation = Citation(1, "a", f"T {hostile}", None, "s.txt", "a-0000", hostile, 0, len(hostile))
+    answer = Answer("q", f"{hostile} [1]", True, "extractive", (citation,), (), {})
+
+    class Store:
+        def article(self, _):
+            return type("A", (), {"text": hostile})()
+
+    html = web.render_sources(answer, Store())
+    assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+    assert "![x]" in web.answer_message(answer)  # plain text in a chat that renders no Markdown
+
+
+def _chromium() -> tuple[str, str]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("no Chromium here; .ci/run installs Debian's chromium and chromium-driver")
+    return browser, driver
+
+
+def test_a_real_browser_asks_and_sees_the_highlighted_source(served, tmp_path) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser, driver_path = _chromium()
+    url, _ = served
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", f"--user-data-dir={tmp_path / 'profile'}",
+                 "--window-size=1280,900"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        driver.get(url)
+        wait = WebDriverWait(driver, 60)
+        box = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "textarea")))
+        box.send_keys(QUESTION)
+        driver.find_element(By.ID, "ask").click()
+        mark = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#sources mark")))
+        assert mark.text.startswith("Early on Sunday, the rebel forces took over the Sednaya prison")
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "[role=log], .bubble-wrap"), "Sednaya"))
+        shot = tmp_path / "ui-answer.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        print(f"screenshot: {shot}")
+    finally:
+        driver.quit()
