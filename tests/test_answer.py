@@ -275,3 +275,26 @@ def test_every_prompt_fits_the_context_window(tmp_path, embedder, llm, n_ctx) ->
             assert answer.answered
             assert_checked(answer, pipeline)
     assert small.sizes  # the model was called within its budget
+
+
+@pytest.mark.parametrize(
+    "question, history, expected",
+    [
+        (
+            "Why did they take it?",
+            ["Which prison did the rebel forces take over?"],
+            "Why did they take it? (prison rebel forces)",
+        ),
+        ("What happened in Homs?", ["Which prison did the rebel forces take over?"], "What happened in Homs?"),
+        ("Why did they take it?", [], "Why did they take it?"),
+        (
+            "Who freed them?",
+            ["What was found at the checkpoint?", "Which prison was taken?"],
+            "Who freed them? (prison taken)",
+        ),
+    ],
+)
+def test_follow_ups_borrow_the_previous_question_words(question, history, expected) -> None:
+    from qa.answer import with_context
+
+    assert with_context(question, history) == expected
