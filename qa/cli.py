@@ -1,4 +1,4 @@
-"""The command line: ``qa ingest | search | ask | summarize | list | show | remove``.
+"""The command line: ``qa ingest | search | ask | summarize | eval | list | show | remove``.
 
 The only module besides ``app.py`` that talks to people. Library errors become one line on
 standard error and an exit code: 0 success, 2 bad input or usage, 1 anything else.
@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write to FILE.jsonl or FILE.md (atomically)")
     p.add_argument("--json", action="store_true", help="print one JSON object per summary")
     p.add_argument("--force", action="store_true", help="recompute even when a stored summary exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("eval", parents=[common, model], help="measure answers on a question set (JSON lines)")
+    p.add_argument("questions", metavar="QUESTIONS.jsonl", help='lines of {"question", "answers": [...], "article"}')
+    p.add_argument("--out", metavar="REPORT.md", help="write a Markdown report, with a PNG plot beside it")
+    p.add_argument("--title", default="qa evaluation", help="the report's title")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = commands.add_parser("list", parents=[common], help="the stored articles: id, date, title, chunks")
@@ -294,6 +301,40 @@ def write_atomically(path: Path, text: str) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
 
+def _eval(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from qa import evaluate
+
+    items = evaluate.load_items(args.questions)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix != ".md":
+        raise InputError(f"--out must end in .md, not {out.name!r}")
+    pipeline.require_articles()
+    bar = tqdm(total=len(items), unit="question", desc="eval", file=sys.stderr, disable=args.quiet)
+    try:
+        report = evaluate.evaluate(
+            pipeline.ask, items, k=pipeline.settings.answer_chunks, on_item=lambda: bar.update(1)
+        )
+    finally:
+        bar.close()
+    metrics = report.metrics()
+    if out is not None:
+        picture = out.with_suffix(".png")
+        evaluate.plot(report, picture)
+        write_atomically(out, evaluate.to_markdown(report, title=args.title, plot_name=picture.name))
+        print(f"wrote {out} and {picture}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for key, value in metrics.items():
+            if key != "latency_s":
+                print(f"{key:32} {value:.3f}" if isinstance(value, float) else f"{key:32} {value}")
+        for stage, v in metrics["latency_s"].items():
+            print(f"latency {stage:24} p50 {v['p50']:.3f}s  p95 {v['p95']:.3f}s")
+    return 0
+
+
 def _list(pipeline: Pipeline, args: argparse.Namespace) -> int:
     articles = pipeline.articles()
     if args.json:
@@ -338,6 +379,7 @@ COMMANDS = {
     "search": _search,
     "ask": _ask,
     "summarize": _summarize,
+    "eval": _eval,
     "list": _list,
     "show": _show,
     "remove": _remove,
