@@ -266,6 +266,12 @@ class Catalog:
         )
         return [Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows]
 
+    def ready_chunk_ids(self) -> set[str]:
+        rows = self.db.execute(
+            "SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE a.state = 'ready'"
+        )
+        return {r[0] for r in rows}
+
     def resolve_id(self, prefix: str) -> list[str]:
         """Ready article ids that start with ``prefix`` (ids may be abbreviated, like git's)."""
         rows = self.db.execute(

@@ -59,6 +59,7 @@ class Pipeline:
             collection=settings.collection,
             embed_model=embedder.name if embedder else settings.embed_model,
             embed_dim=embedder.dim if embedder else None,
+            lock_timeout=settings.lock_timeout,
         )
         return cls(
             settings,
@@ -115,10 +116,14 @@ class Pipeline:
         report = IngestReport(failed=list(problems))
         if on_start:
             on_start(len(files))
-        self.store.recover()
         embedder = self.embedder
-        self.store.record_model(embedder.dim)
+        with self.store.writing():
+            self.store.recover()
+            self.store.record_model(embedder.dim)
+            self._ingest(files, report, on_file)
+        return report
 
+    def _ingest(self, files, report: IngestReport, on_file) -> None:
         batch = _Batch()
         for file, articles, failures in iter_articles(files, max_bytes=self.settings.max_file_bytes):
             report.failed.extend(failures)
@@ -130,7 +135,6 @@ class Pipeline:
             if on_file:
                 on_file(file.name)
         self._flush(batch, report)
-        return report
 
     def _plan(self, article: Article, batch: _Batch, report: IngestReport) -> None:
         """Decide what one article means for the store: added, unchanged or replacing."""
@@ -246,7 +250,8 @@ class Pipeline:
         return self.store.catalog.article_chunks(self.store.resolve(article_id).id)
 
     def remove(self, article_id: str) -> ArticleInfo:
-        return self.store.remove(article_id)
+        with self.store.writing():
+            return self.store.remove(article_id)
 
 
 def load_llm(settings: Settings) -> LLM:

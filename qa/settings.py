@@ -79,6 +79,7 @@ class Settings:
     )
     answer_chunks: int = _setting(6, help="retrieved chunks whose sentences compete to answer")
     max_answer_tokens: int = _setting(120, help="most tokens the model may generate for one answer")
+    lock_timeout: float = _setting(30.0, help="seconds a writer waits for another process's write to finish")
     port: int = _setting(7860, help="port of the web UI (app.py), always bound to 127.0.0.1")
     debug: bool = _setting(False, help="show full tracebacks for unexpected errors")
 

@@ -7,7 +7,11 @@ catalogue and the keyword index stay in the local data directory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +23,7 @@ from qa.types import Article, ArticleInfo, Chunk
 
 CATALOG_FILE = "catalog.sqlite3"
 CHROMA_DIR = "chroma"
+LOCK_FILE = "write.lock"
 
 
 def connect_chroma(data_dir: Path, url: str | None):
@@ -71,7 +76,18 @@ class Store:
         embed_dim: its dimension, or ``None`` when not yet known (the model is loaded lazily).
     """
 
-    def __init__(self, client, data_dir: Path, *, collection: str, embed_model: str, embed_dim: int | None):
+    def __init__(
+        self,
+        client,
+        data_dir: Path,
+        *,
+        collection: str,
+        embed_model: str,
+        embed_dim: int | None,
+        lock_timeout: float = 30.0,
+    ):
+        self.data_dir = data_dir
+        self.lock_timeout = lock_timeout
         self.catalog = Catalog(data_dir / CATALOG_FILE)
         self.client = client
         self.embed_model = embed_model
@@ -117,6 +133,50 @@ class Store:
         self.catalog.close()
 
     # --- writing -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the data directory's writer lock: one writing process at a time.
+
+        A second writer (``qa ingest`` while the UI adds files, say) waits up to
+        ``lock_timeout`` seconds, then stops with a clear message; nothing is half-written.
+        The lock is an OS file lock, so it is released when its holder exits or is killed.
+        """
+        path = self.data_dir / LOCK_FILE
+        with path.open("a") as handle:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreError(
+                            f"another qa process is writing to {self.data_dir}; try again when it has finished"
+                        ) from None
+                    time.sleep(0.1)
+            try:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def problems(self) -> list[str]:
+        """Ways the catalogue and Chroma disagree; empty for a consistent store."""
+        found = []
+        unfinished = self.catalog.unfinished()
+        if unfinished:
+            found.append(f"{len(unfinished)} articles half-written or half-deleted")
+        expected = self.catalog.ready_chunk_ids()
+        stored = set(self.collection.get(include=[])["ids"])
+        if stored - expected:
+            found.append(f"{len(stored - expected)} vectors without a ready article")
+        if expected - stored:
+            found.append(f"{len(expected - stored)} chunks without a vector")
+        return found
 
     def recover(self) -> list[str]:
         """Finish what a crash interrupted: drop half-written and half-deleted articles.
