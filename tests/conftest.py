@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,28 @@ SEEDS = ROOT / "seeds"
 SEED_000 = SEEDS / "000_a82d1c47b728eca4.txt"
 SEED_003 = SEEDS / "003_5854147c5e47e255.txt"
 SHARED = ROOT.parent / "shared"
+OFFLINE = Path(__file__).resolve().parent / "offline"
+
+# Offline proof: no connection leaves loopback, in this process or in any Python process a
+# test starts; attempts are logged and fail the run at the end (see pytest_sessionfinish).
+sys.path.insert(0, str(OFFLINE))
+import qa_offline_guard  # noqa: E402
+
+qa_offline_guard.install()
+
+
+def pytest_configure(config) -> None:
+    log = Path(config.rootpath) / ".pytest-offline.log"
+    log.unlink(missing_ok=True)
+    os.environ[qa_offline_guard.LOG_VARIABLE] = str(log)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), os.environ.get("PYTHONPATH")]))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    log = Path(os.environ[qa_offline_guard.LOG_VARIABLE])
+    if log.exists() and log.read_text().strip():
+        print(f"\noffline guard: non-loopback connections were attempted:\n{log.read_text()}", file=sys.stderr)
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)

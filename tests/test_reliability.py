@@ -273,3 +273,17 @@ def test_file_routes_refuse_system_data_and_model_files(settings, embedder, llm)
                     assert "root:" not in response.text and "SQLite format" not in response.text
         finally:
             ui.close()
+
+
+# --- offline -------------------------------------------------------------------------------------
+
+
+def test_the_offline_guard_is_on_here_and_in_subprocesses(tmp_path) -> None:
+    import qa_offline_guard as guard
+
+    assert guard.installed()
+    assert guard.allowed("127.0.0.1") and guard.allowed("::1") and guard.allowed("localhost")
+    assert not guard.allowed("192.0.2.1") and not guard.allowed("10.0.0.1") and not guard.allowed("example.com")
+    probe = "import socket, qa_offline_guard as g; print(g.installed(), socket.socket.connect is g._connect)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
