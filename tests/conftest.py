@@ -86,3 +86,21 @@ def seeded(pipeline):
     report = pipeline.ingest([SEEDS])
     assert len(report.added) == 2 and not report.failed
     return pipeline
+
+
+@pytest.fixture
+def served(settings, embedder, llm):
+    """The web app over the seeds, served on a free loopback port: ``(url, pipeline)``."""
+    import app as web
+    from qa.pipeline import Pipeline
+    from tests.servers import free_port
+
+    with Pipeline.from_settings(settings, embedder=embedder, llm=llm) as pipeline:
+        pipeline.ingest([SEEDS])
+        ui = web.create_app(pipeline)
+        port = free_port()
+        web.launch(ui, port=port, block=False)
+        try:
+            yield f"http://127.0.0.1:{port}/", pipeline
+        finally:
+            ui.close()

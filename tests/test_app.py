@@ -6,10 +6,8 @@ import shutil
 
 import pytest
 
-from qa.pipeline import Pipeline
 from qa.types import Answer, Citation
 from tests.conftest import SEEDS
-from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 QUESTION = "Which prison did the rebel forces take over?"
@@ -19,21 +17,6 @@ def message_text(message: dict) -> str:
     import app as web
 
     return web.message_text(message)
-
-
-@pytest.fixture
-def served(settings, embedder, llm):
-    import app as web
-
-    with Pipeline.from_settings(settings, embedder=embedder, llm=llm) as pipeline:
-        pipeline.ingest([SEEDS])
-        ui = web.create_app(pipeline)
-        port = free_port()
-        web.launch(ui, port=port, block=False)
-        try:
-            yield f"http://127.0.0.1:{port}/", pipeline
-        finally:
-            ui.close()
 
 
 def test_gradio_client_gets_a_cited_answer_and_a_follow_up(served) -> None:

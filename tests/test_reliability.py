@@ -21,7 +21,6 @@ from qa.errors import StoreError
 from qa.pipeline import Pipeline
 from qa.settings import Settings
 from tests.conftest import ROOT, SEEDS
-from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 QA = [sys.executable, "-m", "qa"]
@@ -245,34 +244,24 @@ def test_instructions_in_articles_are_never_obeyed_or_repeated(tmp_path, embedde
 # --- the web app's file routes -------------------------------------------------------------------
 
 
-def test_file_routes_refuse_system_data_and_model_files(settings, embedder, llm) -> None:
+def test_file_routes_refuse_system_data_and_model_files(served, settings, llm) -> None:
     import httpx
 
-    import app as web
-
-    with Pipeline.from_settings(settings, embedder=embedder, llm=llm) as pipeline:
-        pipeline.ingest([SEEDS])
-        ui = web.create_app(pipeline)
-        port = free_port()
-        web.launch(ui, port=port, block=False)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            targets = [
-                "/etc/passwd",
-                "../../../../etc/passwd",
-                "..%2f..%2f..%2f..%2fetc%2fpasswd",
-                "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-                str(settings.data_dir / "catalog.sqlite3"),
-                str(llm.path),
-                str(ROOT / "pyproject.toml"),
-            ]
-            for prefix in ("/gradio_api/file=", "/file=", "/gradio_api/file/", "/static/", "/assets/"):
-                for target in targets:
-                    response = httpx.get(base + prefix + target, timeout=10)
-                    assert response.status_code in (403, 404), (prefix + target, response.status_code)
-                    assert "root:" not in response.text and "SQLite format" not in response.text
-        finally:
-            ui.close()
+    base = served[0].rstrip("/")
+    targets = [
+        "/etc/passwd",
+        "../../../../etc/passwd",
+        "..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        str(settings.data_dir / "catalog.sqlite3"),
+        str(llm.path),
+        str(ROOT / "pyproject.toml"),
+    ]
+    for prefix in ("/gradio_api/file=", "/file=", "/gradio_api/file/", "/static/", "/assets/"):
+        for target in targets:
+            response = httpx.get(base + prefix + target, timeout=10)
+            assert response.status_code in (403, 404), (prefix + target, response.status_code)
+            assert "root:" not in response.text and "SQLite format" not in response.text
 
 
 # --- offline -------------------------------------------------------------------------------------
