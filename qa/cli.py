@@ -210,8 +210,6 @@ def _ask(pipeline: Pipeline, args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     print(answer.text)
-    if answer.short_answer:
-        print(f"short answer: {answer.short_answer}")
     if answer.note:
         print(f"\nnote: {answer.note}")
     for c in answer.citations:
