@@ -74,6 +74,8 @@ def test_a_bad_file_is_reported_and_the_rest_ingested(tmp_path) -> None:
     "args, code, words",
     [
         (["search", "anything"], 2, "no articles yet"),
+        (["ask", "Who fled?"], 2, "no articles yet"),
+        (["ask", "a\x02b"], 2, "control characters"),
         (["remove", "deadbeef"], 2, "no article with id 'deadbeef'"),
         (["search", "   "], 2, "the question is empty"),
         (["search", "x" * 5000], 2, "the limit is 2,000"),
