@@ -99,8 +99,6 @@ _EXCLUSION = re.compile(r"\b(?:besides|other than|apart from|aside from|except|e
 NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred thousand million"
 ).split()
-# Whether the model's "unknown" overrides the gate (decided by measurement; see docs/answering.md).
-TRUST_UNKNOWN = False
 
 
 @dataclass(frozen=True)
@@ -377,8 +375,8 @@ class Answerer:
         output = yield from self._run(prompt, span_grammar(texts), timings, max_tokens=EXTRACT_TOKENS)
         span = output.strip()
         match = re.match(r"(.*?)\s*\[(\d+)\]$", span)
-        if not match:  # "unknown": the model found no answer among the passages
-            yield None, [], ""
+        if not match:  # "unknown": the gate's sentence stands; a base model's "unknown" is not trusted
+            yield None, [], None
             return
         words, number = match.group(1).strip(), int(match.group(2))
         yield None, [number], words
@@ -456,11 +454,11 @@ class Answerer:
                     kept.append((sentence, valid))
             if kept:
                 return self._generated_answer(question, kept, chosen, passages, timings, note)
-        if (text is not None and text.strip() == prompts.NOT_IN_ARTICLES) or (short == "" and TRUST_UNKNOWN):
+        if text is not None and text.strip() == prompts.NOT_IN_ARTICLES:
             return self._decline(question, hits, chosen, Question.parse(question), timings, note, by_model=True)
         # Extractive: the model's chosen passage, else the best gated sentence.
         index = cited[0] - 1 if cited and 1 <= cited[0] <= len(chosen) else 0
-        if short is not None and (not short or not _contains(chosen[index].text, short)):
+        if short is not None and not _contains(chosen[index].text, short):
             short = None
         best = chosen[index]
         spans = self._with_antecedent(best, Question.parse(question).head)

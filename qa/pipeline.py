@@ -246,9 +246,6 @@ class Pipeline:
     def article(self, article_id: str) -> Article:
         return self.store.article(article_id)
 
-    def chunks(self, article_id: str) -> list[Chunk]:
-        return self.store.catalog.article_chunks(self.store.resolve(article_id).id)
-
     def remove(self, article_id: str) -> ArticleInfo:
         with self.store.writing():
             return self.store.remove(article_id)
