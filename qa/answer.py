@@ -461,28 +461,19 @@ class Answerer:
         if short is not None and not _contains(chosen[index].text, short):
             short = None
         best = chosen[index]
-        spans = self._with_antecedent(best, Question.parse(question).head)
-        citations = tuple(_citation(i, best.hit, span, self.store) for i, span in enumerate(spans, start=1))
+        text = self.store.catalog.texts([best.hit.article.id])[best.hit.article.id]
+        spans = _with_neighbour(best, text, Question.parse(question).head)
+        citations = tuple(
+            Citation.at(i, best.hit.article, span, text=text, chunk_id=best.hit.chunk.id)
+            for i, span in enumerate(spans, start=1)
+        )
         body = " ".join(f"{c.sentence} [{c.number}]" for c in citations)
         verdicts = [support(c.sentence, c.sentence) for c in citations]
         assert all(v.supported for v in verdicts)  # a copied sentence supports itself
         return Answer(question, body, True, "extractive", citations, passages, timings, short, note)
 
-    def _with_antecedent(self, best: Candidate, head: str | None) -> list[Span]:
-        """Add the neighbour a sentence needs: the one before a sentence opening with "These",
-        "It", "They"...; the one after that names what "which cities" asks for ("These cities were ...")."""
-        sentences = best.hit.chunk.sentences
-        i = sentences.index(best.span)
-        if i > 0 and _ANAPHORA.match(best.text):
-            return [sentences[i - 1], best.span]
-        if head and i + 1 < len(sentences):
-            text = self.store.catalog.texts([best.hit.article.id])[best.hit.article.id]
-            following = sentences[i + 1].of(text)
-            if re.match(rf"(These|Those|The|Both)\s+(\w+\s+)?{re.escape(head)}", following, re.IGNORECASE):
-                return [best.span, sentences[i + 1]]
-        return [best.span]
-
     def _generated_answer(self, question, kept, chosen, passages, timings, note) -> Answer:
+        texts = self.store.catalog.texts({c.hit.article.id for c in chosen})
         numbering: dict[int, int] = {}
         citations: list[Citation] = []
         parts = []
@@ -492,7 +483,10 @@ class Answerer:
                 if n not in numbering:
                     numbering[n] = len(numbering) + 1
                     c = chosen[n - 1]
-                    citations.append(_citation(numbering[n], c.hit, c.span, self.store))
+                    text = texts[c.hit.article.id]
+                    citations.append(
+                        Citation.at(numbering[n], c.hit.article, c.span, text=text, chunk_id=c.hit.chunk.id)
+                    )
                 marks.append(f"[{numbering[n]}]")
             parts.append(f"{sentence} {''.join(marks)}")
         return Answer(question, " ".join(parts), True, "generated", tuple(citations), passages, timings, None, note)
@@ -520,19 +514,18 @@ def _decline_reason(asked: Question, candidates: list[Candidate], by_model: bool
     return "No passage answers the question closely enough."
 
 
-def _citation(number: int, hit: Hit, span: Span, store: Store) -> Citation:
-    text = store.catalog.texts([hit.article.id])[hit.article.id]
-    return Citation(
-        number=number,
-        article_id=hit.article.id,
-        title=hit.article.title,
-        date=hit.article.date,
-        source=hit.article.source,
-        chunk_id=hit.chunk.id,
-        sentence=span.of(text),
-        start=span.start,
-        end=span.end,
-    )
+def _with_neighbour(best: Candidate, text: str, head: str | None) -> list[Span]:
+    """Add the neighbour a sentence needs: the one before a sentence opening with "These",
+    "It", "They"...; the one after that names what "which cities" asks for ("These cities were ...")."""
+    sentences = best.hit.chunk.sentences
+    i = sentences.index(best.span)
+    if i > 0 and _ANAPHORA.match(best.text):
+        return [sentences[i - 1], best.span]
+    if head and i + 1 < len(sentences):
+        following = sentences[i + 1].of(text)
+        if re.match(rf"(These|Those|The|Both)\s+(\w+\s+)?{re.escape(head)}", following, re.IGNORECASE):
+            return [best.span, sentences[i + 1]]
+    return [best.span]
 
 
 def _contains(text: str, piece: str) -> bool:

@@ -282,9 +282,9 @@ class Catalog:
 
     def term_frequency(self, word: str) -> tuple[int, int]:
         """``(chunks in the index, chunks containing word)``, for rarity weights."""
-        from nltk.stem.porter import PorterStemmer
+        from qa.cite import porter
 
-        term = PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM).stem(re.sub(r"['\u2019]s?$", "", word.lower()))
+        term = porter(re.sub(r"['\u2019]s?$", "", word.lower()))
         total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
         return total, row[0] if row else 0

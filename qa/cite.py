@@ -66,17 +66,24 @@ def stem(word: str) -> str:
 
     Example: ``stem("Crossings") == stem("crossing")``
     """
-    from nltk.stem.porter import PorterStemmer
-
     word = word.lower().replace("\u2019", "'")
     word = re.sub(r"'s$|'$", "", word)
-    word = IRREGULAR.get(word, word)
-    return _porter(PorterStemmer).stem(word)
+    return porter(IRREGULAR.get(word, word))
+
+
+def porter(word: str) -> str:
+    """The original Porter stem of a lower-case word, as SQLite's FTS5 ``porter`` tokenizer makes it.
+
+    Example: ``porter("crossings") == "cross"``
+    """
+    return _porter_stemmer().stem(word)
 
 
 @lru_cache(maxsize=1)
-def _porter(cls):
-    return cls(mode=cls.ORIGINAL_ALGORITHM)
+def _porter_stemmer():
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
 
 
 def words_match(a: str, b: str) -> bool:

@@ -335,17 +335,7 @@ class Summarizer:
 
 def _cite(number: int, article: Article, span: Span, chunks) -> Citation:
     chunk_id = next((c.id for c in chunks if span in c.sentences), "")
-    return Citation(
-        number=number,
-        article_id=article.id,
-        title=article.title,
-        date=article.date,
-        source=article.source,
-        chunk_id=chunk_id,
-        sentence=span.of(article.text),
-        start=span.start,
-        end=span.end,
-    )
+    return Citation.at(number, article, span, text=article.text, chunk_id=chunk_id)
 
 
 def _checked(sentences: list[SummarySentence]) -> list[SummarySentence]:

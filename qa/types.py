@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -130,18 +130,14 @@ class Citation:
     start: int
     end: int
 
+    @classmethod
+    def at(cls, number: int, article: Article | ArticleInfo, span: Span, *, text: str, chunk_id: str) -> Citation:
+        """The citation of ``span`` in ``article``, whose stored text is ``text``."""
+        return cls(number, article.id, article.title, article.date, article.source, chunk_id, span.of(text),
+                   span.start, span.end)  # fmt: skip
+
     def to_dict(self) -> dict:
-        return {
-            "number": self.number,
-            "article_id": self.article_id,
-            "title": self.title,
-            "date": self.date,
-            "source": self.source,
-            "chunk_id": self.chunk_id,
-            "sentence": self.sentence,
-            "start": self.start,
-            "end": self.end,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,6 @@ def test_a_second_writer_waits_then_says_so(settings, embedder) -> None:
 
 def test_the_writer_lock_times_out_in_process(settings, embedder) -> None:
     with Pipeline.from_settings(settings.replace(lock_timeout=0.2), embedder=embedder) as pipeline:
-        pipeline.store.catalog  # noqa: B018
         holder_ready, release = threading.Event(), threading.Event()
 
         def hold() -> None:
