@@ -52,6 +52,8 @@ def message_text(message: dict) -> str:
 def answer_message(answer: Answer) -> str:
     """The chat text of a checked answer (plain text: the chat renders no Markdown)."""
     text = answer.text if answer.answered else f"{answer.text} (no answer in the articles)"
+    if answer.short_answer:
+        text = f"{answer.short_answer}\n\n{text}"
     return f"{text}\n\n{answer.note}" if answer.note else text
 
 
@@ -60,8 +62,17 @@ def render_sources(answer: Answer | None, pipeline: Pipeline) -> str:
     if answer is None:
         return ""
     if not answer.answered:
-        return f'<div class="qa-declined">{_escape(answer.text)}</div>'
+        declined = f'<div class="qa-declined">{_escape(answer.text)}</div>'
+        if answer.closest is None:
+            return declined
+        c = answer.closest
+        return (
+            f'{declined}<div class="qa-meta">Closest passage, not an answer ({html.escape(c.title)},'
+            f" {html.escape(c.date or 'no date')}):</div><p>{_escape(c.sentence)}</p>"
+        )
     blocks = []
+    if answer.short_answer:
+        blocks.append(f'<p class="qa-short"><b>{_escape(answer.short_answer)}</b></p>')
     for c in answer.citations:
         text = pipeline.article(c.article_id).text
         start = text.rfind("\n", 0, c.start) + 1

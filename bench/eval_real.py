@@ -1,17 +1,14 @@
-"""Answer quality on real news QA data nobody here wrote: QuAIL (news) and RealTime QA (CNN).
+"""Answer quality on real news questions nobody here wrote; regenerates docs/ and the README table.
 
-The data stays in ``../shared/corpora``; this script converts it into a temporary folder
-(article files and a question set in the ``qa eval`` format), ingests it into a fresh store,
-runs the evaluation with the default models, and writes the report to ``docs/``.
+For each set of ``bench/datasets.py`` (RealTime QA 2023 and 2022, QuAIL), ingest its
+articles into a store (built once, reused), ask the questions of one split with the
+default models, and write ``docs/eval-<set>-<split>.md`` with a plot beside it. The table
+between the ``eval-table`` markers in README.md is rewritten from the same run, with the
+commit it ran at. The ranker was fitted on the ``fit`` split; ``test`` is what the README
+reports.
 
-- ``quail``: the 30 news texts of the QuAIL dev set (``domain="news"``) and their 540
-  questions; the correct option is the gold answer, and questions whose correct option is
-  "not enough information" are unanswerable.
-- ``realtimeqa``: the CNN questions that have their gold article, ingested together with the
-  2,225 BBC articles as distractors; the correct choice is the gold answer, and the gold
-  article's URL is what retrieval recall looks for.
-
-Run: ``.venv/bin/python bench/eval_real.py quail`` or ``... realtimeqa [--distractors N]``.
+Run: ``.venv/bin/python bench/eval_real.py`` (all sets, test split; about 15 minutes once
+the stores exist). ``--split fit`` measures the part the ranker was fitted on, for contrast.
 """
 
 from __future__ import annotations
@@ -21,116 +18,91 @@ import json
 import re
 import subprocess
 import sys
-import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import datasets  # noqa: E402
 
 from qa import evaluate  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
-from qa.settings import Settings  # noqa: E402
 
-CORPORA = ROOT.parent / "shared" / "corpora"
-QUAIL = CORPORA / "quail-dev" / "xml" / "randomized" / "quail_1.3_dev_randomized.xml"
-REALTIMEQA = CORPORA / "realtimeqa-2022-gold" / "past" / "2022"
-BBC = CORPORA / "bbc-news-summary" / "articles"
-
-
-def convert_quail(out: Path) -> tuple[list[Path], Path]:
-    """Write the news texts as .txt files and their questions as JSON lines."""
-    folder = out / "quail"
-    folder.mkdir(parents=True)
-    lines = []
-    for text in ET.parse(QUAIL).getroot().iter("text"):
-        if text.get("domain") != "news":
-            continue
-        name = f"{text.get('id')}.txt"
-        title = (text.findtext("metadata/title") or "").strip()
-        body = (text.findtext("text_body") or "").strip()
-        (folder / name).write_text(f"{title}\n\n{body}\n", encoding="utf-8")
-        for q in text.iter("q"):
-            correct = next(a for a in q.iter("a") if a.get("correct") == "True")
-            gold = " ".join((correct.text or "").split())
-            answers = [] if gold.lower().rstrip(".") == "not enough information" else [gold]
-            question = " ".join((q.text or "").split())
-            lines.append({"question": question, "answers": answers, "article": name, "type": q.get("type")})
-    questions = out / "quail.jsonl"
-    questions.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    return [folder], questions
+TITLES = {
+    "rtqa23": "RealTime QA 2023 (six weekly quizzes, 1,070 articles)",
+    "rtqa22": "RealTime QA 2022 (CNN quiz questions, 218 gold articles of 22 weeks)",
+    "quail": "QuAIL dev, news (30 VOA texts; gold answers are written options)",
+}
 
 
-def convert_realtimeqa(out: Path, distractors: int) -> tuple[list[Path], Path]:
-    """Write the CNN gold articles as one JSON-lines file, the questions, and pick BBC distractors."""
-    articles, lines, seen = [], [], set()
-    for qa_file in sorted(REALTIMEQA.glob("*_qa.jsonl")):
-        gold_file = qa_file.with_name(qa_file.name.replace("_qa", "_gold"))
-        gold = {}
-        for line in gold_file.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            docs = [d for d in record.get("search_result") or [] if (d.get("text") or "").strip()]
-            if docs:
-                gold[record["question_id"]] = docs
-        for line in qa_file.read_text(encoding="utf-8").splitlines():
-            q = json.loads(line)
-            if q["question_source"] != "CNN" or q["question_id"] not in gold:
-                continue
-            doc = gold[q["question_id"]][0]
-            if doc["url"] not in seen:
-                seen.add(doc["url"])
-                slug = re.sub(
-                    r"[-_]+", " ", doc["url"].rstrip("/").split("/")[-2 if doc["url"].endswith("index.html") else -1]
-                )
-                date = (doc.get("publish_date") or "").replace("/", "-") or None
-                articles.append(
-                    {"url": doc["url"], "title": slug.strip().capitalize(), "date": date, "text": doc["text"]}
-                )
-            answer = q["choices"][int(q["answer"][0])]
-            lines.append({"question": q["question_sentence"], "answers": [answer], "article": doc["url"]})
-    bulk = out / "cnn-gold.jsonl"
-    bulk.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
-    questions = out / "realtimeqa.jsonl"
-    questions.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    bbc = sorted(BBC.rglob("*.txt"))[:distractors]
-    return [bulk, *bbc], questions
+def run(name: str, split: str, out: Path, commit: str) -> dict:
+    """Evaluate one set's split; write its report; return its metrics."""
+    from tqdm import tqdm
+
+    rows = datasets.load(name).split(split) if split != "all" else datasets.load(name).questions
+    folder = datasets.store_dir(name)
+    items = [evaluate.Item(r["question"], tuple(r["answers"]), tuple(r.get("articles", []))) for r in rows]
+    settings = datasets.settings_for(name)
+    with Pipeline.from_settings(settings) as pipeline, tqdm(total=len(items), desc=f"{name} {split}") as bar:
+        threshold = pipeline.answerer().threshold
+        report = evaluate.evaluate(pipeline.ask, items, k=settings.answer_chunks, on_item=lambda: bar.update(1))
+    stem = f"eval-{name}-{split}"
+    evaluate.plot(report, out / f"{stem}.png", threshold=threshold)
+    title = f"{TITLES[name]}: {split} split, default models, commit {commit}"
+    (out / f"{stem}.md").write_text(evaluate.to_markdown(report, title=title, plot_name=f"{stem}.png"))
+    print(f"{name}: store {folder}", file=sys.stderr)
+    return {**report.metrics(), "threshold": threshold, "report": f"docs/{stem}.md"}
+
+
+def readme_table(results: dict[str, dict], split: str, commit: str) -> str:
+    def cell(value) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    lines = [
+        f"Measured at commit `{commit}` ({split} split, default models, answer threshold"
+        f" {next(iter(results.values()))['threshold']:.2f}), by `.venv/bin/python bench/eval_real.py`:",
+        "",
+        "| set | questions (answerable + not) | accuracy | answered precision | false declines"
+        " | declined (unanswerable) | best sentence has answer | answer in top 20 chunks | report |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, m in results.items():
+        lines.append(
+            f"| {name} | {m['answerable']} + {m['unanswerable']} | {cell(m['accuracy'])}"
+            f" | {cell(m['answered_precision'])} | {cell(m['false_decline_rate'])}"
+            f" | {cell(m['decline_rate_unanswerable'])} | {cell(m['best_sentence_has_answer'])}"
+            f" | {cell(m['answer_in_top20_chunks'])} | `{m['report']}` |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=["quail", "realtimeqa"])
-    parser.add_argument("--distractors", type=int, default=2225, help="BBC articles added to realtimeqa")
-    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--sets", default=",".join(datasets.NAMES), help="comma-separated: rtqa23,rtqa22,quail")
+    parser.add_argument("--split", default="test", choices=["test", "fit", "all"])
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
     args = parser.parse_args()
-    if not CORPORA.is_dir():
-        print(f"skipped: no corpora at {CORPORA}")
+    if not datasets.available():
+        print(f"skipped: no corpora at {datasets.CORPORA}")
         return 0
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        if args.dataset == "quail":
-            paths, questions = convert_quail(tmp)
-        else:
-            paths, questions = convert_realtimeqa(tmp, args.distractors)
-        items = evaluate.load_items(questions)[: args.limit]
-        settings = Settings(data_dir=tmp / "store", cache_dir=tmp / "cache")
-        with Pipeline.from_settings(settings) as pipeline:
-            report_ingest = pipeline.ingest(paths)
-            print(f"ingested: {report_ingest.summary()}", file=sys.stderr)
-            from tqdm import tqdm
-
-            with tqdm(total=len(items), desc=args.dataset, file=sys.stderr) as bar:
-                report = evaluate.evaluate(pipeline.ask, items, k=settings.answer_chunks, on_item=lambda: bar.update(1))
+    commit = commit.stdout.strip()
     args.out.mkdir(parents=True, exist_ok=True)
-    picture = args.out / f"eval-{args.dataset}.png"
-    evaluate.plot(report, picture)
-    title = (
-        f"{args.dataset}: default models (Gemma 3 270M, all-MiniLM-L6-v2), commit {commit.stdout.strip()};"
-        f" ingest {report_ingest.summary()}"
-    )
-    (args.out / f"eval-{args.dataset}.md").write_text(evaluate.to_markdown(report, title=title, plot_name=picture.name))
-    print(json.dumps(report.metrics(), indent=2))
+    results = {name: run(name, args.split, args.out, commit) for name in args.sets.split(",")}
+    summary = ROOT / "bench" / "out" / f"eval-{args.split}.json"
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps({"commit": commit, "split": args.split, "results": results}, indent=1))
+    if not args.no_readme and args.split == "test" and set(results) == set(datasets.NAMES):
+        readme = ROOT / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        table = readme_table(results, args.split, commit)
+        text = re.sub(r"(<!-- eval-table -->\n).*?(\n<!-- /eval-table -->)", lambda m: m[1] + table + m[2], text,
+                      flags=re.S)  # fmt: skip
+        readme.write_text(text, encoding="utf-8")
+    for name, m in results.items():
+        print(name, json.dumps({k: v for k, v in m.items() if k != "latency_s"}))
     return 0
 
 

@@ -20,10 +20,12 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from qa.errors import StoreError
 from qa.types import Article, ArticleInfo, Chunk, Span
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +49,8 @@ CREATE TABLE IF NOT EXISTS chunks(
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     text TEXT NOT NULL,
-    sentences TEXT NOT NULL
+    sentences TEXT NOT NULL,
+    vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -94,6 +97,10 @@ def _spans(raw: str) -> tuple[Span, ...]:
     return tuple(Span(s, e) for s, e in json.loads(raw))
 
 
+def _vectors_blob(vectors: np.ndarray) -> bytes:
+    return np.asarray(vectors, dtype=np.float16).tobytes()
+
+
 def _spans_json(spans: Iterable[Span]) -> str:
     return json.dumps([[s.start, s.end] for s in spans], separators=(",", ":"))
 
@@ -108,6 +115,9 @@ class Catalog:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(chunks)")}
+            if "vectors" not in columns:  # a store written before sentence vectors were kept
+                self.db.execute("ALTER TABLE chunks ADD COLUMN vectors BLOB")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalogue {path}: {exc}") from None
         self.path = path
@@ -140,17 +150,29 @@ class Catalog:
                 [(a.id, a.source, a.title, a.date, a.text, _spans_json(a.sentences), now) for a in articles],
             )
 
-    def commit(self, articles: Sequence[Article], chunks: Sequence[Chunk], *, links: dict[str, str]) -> list[str]:
+    def commit(
+        self,
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
+        *,
+        links: dict[str, str],
+        sentence_vectors: Sequence[np.ndarray] | None = None,
+    ) -> list[str]:
         """Make pending articles ``ready`` with their chunks, and point sources at articles.
 
-        ``links`` maps source keys to article ids. Returns the ids of articles that no
+        ``links`` maps source keys to article ids; ``sentence_vectors`` holds, for each chunk,
+        the embeddings of its sentences (one row each). Returns the ids of articles that no
         source points to any more; they are marked ``deleting`` in the same transaction.
         """
+        blobs = [_vectors_blob(v) for v in sentence_vectors] if sentence_vectors is not None else [None] * len(chunks)
         with self._transaction():
             self.db.executemany(
-                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(c.id, c.article_id, c.index, c.start, c.end, c.text, _spans_json(c.sentences)) for c in chunks],
+                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences, vectors)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c.id, c.article_id, c.index, c.start, c.end, c.text, _spans_json(c.sentences), blob)
+                    for c, blob in zip(chunks, blobs, strict=True)
+                ],
             )
             self.db.executemany("UPDATE articles SET state = 'ready' WHERE id = ?", [(a.id,) for a in articles])
             old = {
@@ -259,6 +281,20 @@ class Catalog:
         )
         return {r[0]: Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows}
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored embeddings of each chunk's sentences (chunks stored without them are left out)."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self.db.execute(
+            f"SELECT id, sentences, vectors FROM chunks WHERE id IN ({marks}) AND vectors IS NOT NULL", list(chunk_ids)
+        )
+        out = {}
+        for chunk_id, spans, blob in rows:
+            count = len(json.loads(spans))
+            out[chunk_id] = np.frombuffer(blob, dtype=np.float16).reshape(count, -1).astype(np.float32)
+        return out
+
     def article_chunks(self, article_id: str) -> list[Chunk]:
         rows = self.db.execute(
             "SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE article_id = ? ORDER BY idx",
@@ -282,7 +318,7 @@ class Catalog:
 
     def term_frequency(self, word: str) -> tuple[int, int]:
         """``(chunks in the index, chunks containing word)``, for rarity weights."""
-        from qa.cite import porter
+        from qa.words import porter
 
         term = porter(re.sub(r"['\u2019]s?$", "", word.lower()))
         total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]

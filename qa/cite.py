@@ -8,7 +8,7 @@ A sentence is *supported* by the text of its cited passages when all of these ho
 2. **names**: every proper name (a capitalised word that does not open the sentence) appears
    in the cited text;
 3. **content**: at least :data:`MIN_CONTENT` of the sentence's other content words appear in
-   the cited text (matched by stem, by a shared prefix, or as a known verb form);
+   the cited text (the same lemma, or a short extension: :func:`qa.words.same_word`);
 4. **negation**: the sentence and the cited sentence closest to it (most shared content
    words) agree on polarity: both say "not", "no", "never", ... or neither does.
 
@@ -19,20 +19,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+
+from qa.words import STOPWORDS, same_word, tokens
 
 MIN_CONTENT = 0.6
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it its
-    itself just me more most my myself nor of off on once only or other our ours ourselves out over
-    own same she should so some such than that the their theirs them themselves then there these
-    they this those through to too under until up very was we were what when where which while who
-    whom whose why will with would you your yours yourself yourselves said says say according
-    s t don now ll re ve d m o y""".split()
-)
 NEGATIONS = frozenset("not no never none nobody nothing neither nor without n't cannot".split())
 NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -42,71 +33,8 @@ NUMBER_WORDS = {
     "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
     "hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000",
 }  # fmt: skip
-# Irregular verb forms a stemmer cannot join to their base form.
-IRREGULAR = {
-    "took": "take", "taken": "take", "left": "leave", "fled": "flee", "led": "lead", "fell": "fall",
-    "fallen": "fall", "broke": "break", "broken": "break", "held": "hold", "won": "win", "lost": "lose",
-    "went": "go", "gone": "go", "came": "come", "gave": "give", "given": "give", "made": "make",
-    "began": "begin", "begun": "begin", "saw": "see", "seen": "see", "told": "tell", "got": "get",
-    "found": "find", "fought": "fight", "brought": "bring", "caught": "catch", "chose": "choose",
-    "drove": "drive", "flew": "fly", "flown": "fly", "hit": "hit", "kept": "keep", "knew": "know",
-    "known": "know", "met": "meet", "paid": "pay", "ran": "run", "sent": "send", "shot": "shoot",
-    "sold": "sell", "spoke": "speak", "stood": "stand", "struck": "strike", "thought": "think",
-    "threw": "throw", "wrote": "write", "written": "write", "freed": "free", "seized": "seize",
-    "men": "man", "women": "woman", "people": "person", "children": "child",
-}  # fmt: skip
 
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 _CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """A word's comparable form: lower-cased, possessive dropped, irregular forms joined, Porter-stemmed.
-
-    Example: ``stem("Crossings") == stem("crossing")``
-    """
-    word = word.lower().replace("\u2019", "'")
-    word = re.sub(r"'s$|'$", "", word)
-    return porter(IRREGULAR.get(word, word))
-
-
-def porter(word: str) -> str:
-    """The original Porter stem of a lower-case word, as SQLite's FTS5 ``porter`` tokenizer makes it.
-
-    Example: ``porter("crossings") == "cross"``
-    """
-    return _porter_stemmer().stem(word)
-
-
-@lru_cache(maxsize=1)
-def _porter_stemmer():
-    from nltk.stem.porter import PorterStemmer
-
-    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
-
-
-def words_match(a: str, b: str) -> bool:
-    """Whether two words count as the same word for the checks.
-
-    Example: ``words_match("Syria", "Syrian") and words_match("freed", "free")``
-    """
-    a, b = a.lower(), b.lower()
-    if a == b or stem(a) == stem(b):
-        return True
-    short, long_ = sorted((a, b), key=len)
-    return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 2
-
-
-def tokens(text: str) -> list[str]:
-    """Words and numbers of a text, in order.
-
-    Example: ``tokens("Assad's 23-year rule, 1.5bn") == ["Assad's", "23", "year", "rule", "1.5"]``
-    """
-    out = []
-    for tok in _TOKEN.findall(text):
-        out.extend(part for part in re.split(r"-(?=\d)|(?<=\d)-", tok) if part)
-    return [t for t in out if t.strip("-'")]
 
 
 def _number(token: str) -> str | None:
@@ -157,7 +85,7 @@ class Verdict:
 
 
 def _present(word: str, words: list[str]) -> bool:
-    return any(words_match(word, w) for w in words)
+    return any(same_word(word, w) for w in words)
 
 
 def support(sentence: str, cited: str) -> Verdict:

@@ -44,6 +44,12 @@ def _model_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--mode", choices=["auto", "extractive", "generative"], help="how answers are made (env QA_ANSWER_MODE)"
     )
+    group.add_argument(
+        "--threshold",
+        type=float,
+        metavar="P",
+        help="least confidence (0-1) for an answer; lower answers more, wrongly more often (env QA_ANSWER_THRESHOLD)",
+    )
     return options
 
 
@@ -119,6 +125,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         model=getattr(args, "model", None),
         llm_url=getattr(args, "llm_url", None),
         answer_mode=getattr(args, "mode", None),
+        answer_threshold=getattr(args, "threshold", None),
     )
 
 
@@ -209,16 +216,24 @@ def _ask(pipeline: Pipeline, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    if answer.short_answer:
+        bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+        print(f"{bold[0]}{answer.short_answer}{bold[1]}\n")
     print(answer.text)
     if answer.note:
         print(f"\nnote: {answer.note}")
     for c in answer.citations:
         print(f"\n[{c.number}] {c.title} ({c.date or 'no date'}, {c.source}, chars {c.start}-{c.end})")
         print(f'    "{" ".join(c.sentence.split())}"')
+    if answer.closest:
+        c = answer.closest
+        print(f'\nClosest passage, not an answer: "{" ".join(c.sentence.split())}"')
+        print(f"    ({c.title}, {c.date or 'no date'}, {c.source}, chars {c.start}-{c.end})")
     t = answer.timings
     model_time = t.get("prompt", 0) + t.get("generation", 0)
+    confidence = f"confidence {answer.confidence:.2f}; " if answer.confidence is not None else ""
     print(
-        f"\n({answer.method}; retrieval {t.get('retrieval', 0):.2f}s,"
+        f"\n({answer.method}; {confidence}retrieval {t.get('retrieval', 0):.2f}s,"
         f" model {model_time:.2f}s, total {t['total']:.2f}s)",
         file=sys.stderr,
     )
@@ -317,17 +332,22 @@ def _eval(pipeline: Pipeline, args: argparse.Namespace) -> int:
     finally:
         bar.close()
     metrics = report.metrics()
+    threshold = pipeline.answerer().threshold
     if out is not None:
         picture = out.with_suffix(".png")
-        evaluate.plot(report, picture)
+        evaluate.plot(report, picture, threshold=threshold)
         write_atomically(out, evaluate.to_markdown(report, title=args.title, plot_name=picture.name))
         print(f"wrote {out} and {picture}", file=sys.stderr)
     if args.json:
-        print(json.dumps(metrics, indent=2))
+        curve = [{"threshold": round(t, 4), "coverage": round(c, 4), "precision": round(p, 4)}
+                 for t, c, p in report.curve()]  # fmt: skip
+        print(json.dumps({**metrics, "threshold": threshold, "risk_coverage": curve}, indent=2))
     else:
         for key, value in metrics.items():
             if key != "latency_s":
-                print(f"{key:32} {value:.3f}" if isinstance(value, float) else f"{key:32} {value}")
+                shown = "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else value
+                print(f"{key:32} {shown}")
+        print(f"{'threshold':32} {threshold:.3f}")
         for stage, v in metrics["latency_s"].items():
             print(f"latency {stage:24} p50 {v['p50']:.3f}s  p95 {v['p95']:.3f}s")
     return 0

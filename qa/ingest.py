@@ -17,7 +17,7 @@ from datetime import date as Date
 from pathlib import Path
 
 from qa.errors import ArticleError
-from qa.text import fallback_title, layout, word_count
+from qa.text import fallback_title, is_aside, layout, word_count
 from qa.types import Article, Chunk, Span
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -112,10 +112,12 @@ def make_article(text: str, *, source: str, key: str, title: str | None = None, 
     A title or date given here (from metadata) wins over what the text itself says.
     """
     found = layout(text, title=title)
-    if not found.sentences:
+    if len(found.sentences) == len(found.asides):
         raise ArticleError("no story text found (only headings, captions or links)")
     if title is None:
-        title = " ".join(found.title.of(text).split()) if found.title else fallback_title(text, found.sentences[0])
+        aside = {span for span, _ in found.asides}
+        first = next(s for s in found.sentences if s not in aside)
+        title = " ".join(found.title.of(text).split()) if found.title else fallback_title(text, first)
     date = normalise_date(date) if date else found.date
     return Article(
         id=article_id(title, date, text),
@@ -313,19 +315,25 @@ def chunk_article(article: Article, *, max_words: int) -> list[Chunk]:
     """Pack the article's sentences, in order, into chunks of at most ``max_words`` words.
 
     A sentence is never split; one longer than ``max_words`` makes a chunk of its own.
-    A chunk's text is its sentences joined by single spaces (set-aside lines between them
-    are left out); its ``start``/``end`` span the first to the last sentence.
+    Prose and the lines beside it (captions, cross-links, subheadings: :func:`is_aside`)
+    never share a chunk, so those lines stay searchable without diluting the story's
+    chunks. A chunk's text is its sentences joined by single spaces (lines that are not
+    indexed are left out); its ``start``/``end`` span the first to the last sentence.
     """
     groups: list[list[Span]] = []
     words = 0
+    previous = None
     for span in article.sentences:
-        n = word_count(span.of(article.text))
-        if groups and words + n <= max_words:
+        sentence = span.of(article.text)
+        n = word_count(sentence)
+        aside = is_aside(sentence, title=article.title)
+        if groups and words + n <= max_words and aside == previous:
             groups[-1].append(span)
             words += n
         else:
             groups.append([span])
             words = n
+        previous = aside
     return [
         Chunk(
             id=f"{article.id}-{i:04d}",

@@ -39,6 +39,11 @@ class LLM(Protocol):
         """How many tokens ``text`` takes in a prompt."""
         ...
 
+    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """The log-probability, right after ``prompt``, of each option's first token (an
+        option is continued after a space, as an answer after "Answer:")."""
+        ...
+
 
 # --- finding and verifying the model file ---------------------------------------------------
 
@@ -178,6 +183,26 @@ class LlamaCppLLM:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+        import llama_cpp
+        import numpy as np
+
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        firsts = [self.llm.tokenize(f" {o}".encode(), add_bos=False, special=False)[0] for o in options]
+        with self.lock:
+            # Keep the cached prefix (the fixed instructions) and evaluate only what follows it.
+            cached = self.llm.input_ids[: self.llm.n_tokens]
+            common = 0
+            while common < min(len(cached), len(tokens) - 1) and cached[common] == tokens[common]:
+                common += 1
+            self.llm.n_tokens = common
+            self.llm.eval(tokens[common:])
+            pointer = llama_cpp.llama_get_logits(self.llm.ctx)
+            logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
+        top = logits.max()
+        log_total = top + np.log(np.exp(logits - top).sum())
+        return [float(logits[t] - log_total) for t in firsts]
+
     def complete(
         self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), grammar: str | None = None
     ) -> Iterator[str]:
@@ -241,6 +266,32 @@ class OpenAIServerLLM:
             except Exception:
                 self._tokenize_ok = False
         return len(text) // 3 + 1  # a cautious estimate: English runs about 4 characters a token
+
+    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """From the server's top 20 next tokens: an option whose first token is not among
+        them gets less than the least of those."""
+        import httpx
+
+        body: dict = {"prompt": prompt, "max_tokens": 1, "temperature": 0.0, "seed": self.seed, "logprobs": 20}
+        if self.model:
+            body["model"] = self.model
+        try:
+            response = self.client.post(f"{self.base}/v1/completions", json=body)
+        except httpx.HTTPError as exc:
+            raise ModelError(f"cannot reach the model server {self.base}: {exc}") from None
+        if response.status_code >= 400:
+            raise ModelError(f"model server {self.base} answered {response.status_code}: {response.text[:200]}")
+        try:
+            top = response.json()["choices"][0]["logprobs"]["top_logprobs"][0]
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ModelError(f"model server {self.base} gave no log-probabilities") from None
+        floor = min(top.values()) - 1.0
+        out = []
+        for option in options:
+            wanted = f" {option}"
+            matches = [lp for token, lp in top.items() if token.strip() and wanted.startswith(token)]
+            out.append(max(matches) if matches else floor)
+        return out
 
     def complete(
         self, prompt: str, *, max_tokens: int, stop: Sequence[str] = (), grammar: str | None = None

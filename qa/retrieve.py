@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.catalog import keyword_query
+import numpy as np
+
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.ingest import normalise_date
 from qa.store import Store
 from qa.types import Chunk, Hit, Span
+from qa.words import lemmas
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,6 @@ def rrf(rankings: Sequence[Sequence[str]], *, k: int) -> list[tuple[str, float]]
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
-
-
 def best_sentence(query: str, chunk: Chunk, text: str) -> Span:
     """The sentence of ``chunk`` that shares the most content words with ``query``.
 
@@ -84,10 +81,10 @@ def best_sentence(query: str, chunk: Chunk, text: str) -> Span:
 
     Example: ``best_sentence("prison", chunk, text)`` is the chunk's sentence naming a prison.
     """
-    wanted = {_stem(w.strip('"')) for w in (keyword_query(query) or "").split(" OR ") if w}
+    wanted = lemmas(query)
     best, best_score = chunk.sentences[0], 0
     for span in chunk.sentences:
-        words = {_stem(w) for w in re.findall(r"\w+", span.of(text).lower())}
+        words = lemmas(span.of(text))
         score = len(wanted & words)
         if score > best_score:
             best, best_score = span, score
@@ -103,11 +100,16 @@ def hybrid_search(
     candidates: int,
     rrf_k: int,
     filters: Filters | None = None,
+    vector: np.ndarray | None = None,
 ) -> list[Hit]:
-    """The ``k`` best chunks for ``query`` from both retrievers, fused; best first."""
+    """The ``k`` best chunks for ``query`` from both retrievers, fused; best first.
+
+    ``vector`` is the query's embedding when the caller has it already.
+    """
     filters = filters or Filters()
     where = {"article_ids": filters.article_ids, "date_from": filters.date_from, "date_to": filters.date_to}
-    dense = store.dense_search(embedder.embed([query])[0], limit=candidates, **where)
+    vector = embedder.embed([query])[0] if vector is None else vector
+    dense = store.dense_search(vector, limit=candidates, **where)
     keyword = store.catalog.keyword_search(query, limit=candidates, **where)
     fused = rrf([dense, keyword], k=rrf_k)
     chunks = store.catalog.chunks([chunk_id for chunk_id, _ in fused])

@@ -77,7 +77,12 @@ class Settings:
         help="extractive (copy a checked source sentence), generative (model writes, checker filters), "
         "or auto: generative when the model has a chat template, else extractive",
     )
-    answer_chunks: int = _setting(6, help="retrieved chunks whose sentences compete to answer")
+    answer_chunks: int = _setting(20, help="retrieved chunks whose sentences compete to answer")
+    answer_threshold: float | None = _setting(
+        None,
+        help="least score (0-1) the best sentence needs to be given as the answer; below it the answer is "
+        "'the articles don't say'. Unset: the fitted default in qa/ranker.json (see README, Evaluation)",
+    )
     max_answer_tokens: int = _setting(120, help="most tokens the model may generate for one answer")
     lock_timeout: float = _setting(30.0, help="seconds a writer waits for another process's write to finish")
     port: int = _setting(7860, help="port of the web UI (app.py), always bound to 127.0.0.1")
@@ -86,6 +91,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("data_dir", "cache_dir"):
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
+        if self.answer_threshold is not None and not 0.0 <= self.answer_threshold <= 1.0:
+            raise InputError(f"QA_ANSWER_THRESHOLD={self.answer_threshold} is not between 0 and 1")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -197,8 +197,10 @@ class Store:
         vectors: np.ndarray,
         *,
         links: dict[str, str],
+        sentence_vectors: Sequence[np.ndarray] | None = None,
     ) -> list[str]:
-        """Add articles with their chunk vectors, and point sources at articles.
+        """Add articles with their chunk vectors (to Chroma) and each chunk's sentence vectors
+        (to the catalogue), and point sources at articles.
 
         Returns the ids of older articles that were replaced (no source points to them now)
         and have been deleted.
@@ -206,7 +208,7 @@ class Store:
         if articles:
             self.catalog.begin(articles)
             self._add_vectors(articles, chunks, vectors)
-        orphans = self.catalog.commit(articles, chunks, links=links)
+        orphans = self.catalog.commit(articles, chunks, links=links, sentence_vectors=sentence_vectors)
         if orphans:
             self._delete_vectors(orphans)
             self.catalog.purge(orphans)

@@ -31,6 +31,7 @@ from qa.cite import Terms, support
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.store import Store
+from qa.text import is_aside
 from qa.types import Article, Citation, Span
 
 MIN_SENTENCES, MAX_SENTENCES = 3, 5
@@ -44,7 +45,7 @@ AGREE = 0.72  # cosine above which two sentences from different articles say the
 ALONE = 0.55  # cosine below which a sentence has no counterpart in another article
 DIGEST_MAX_ARTICLES = 30
 # Stored summaries are keyed by method: a change of any knob above makes them stale.
-METHOD = f"extractive-v1-s{SHARE}-l{LEAD_WEIGHT}-r{REDUNDANCY}-c{COVERAGE}-a{ACTOR_WEIGHT}-w{WINDOW}"
+METHOD = f"extractive-v2-s{SHARE}-l{LEAD_WEIGHT}-r{REDUNDANCY}-c{COVERAGE}-a{ACTOR_WEIGHT}-w{WINDOW}"
 MAIN_SENTENCES = 4  # sentences of a digest's main story
 
 
@@ -196,9 +197,15 @@ class Summarizer:
     # --- one article ---------------------------------------------------------------------------
 
     def body(self, article: Article) -> list[Span]:
-        """The sentences a summary may use: all indexed ones but the headline."""
+        """The sentences a summary may use: the story's prose, without the headline and the
+        lines beside the story (captions, subheadings, cross-links)."""
         title = " ".join(article.title.split())
-        return [s for s in article.sentences if " ".join(s.of(article.text).split()) != title]
+        out = []
+        for span in article.sentences:
+            sentence = " ".join(span.of(article.text).split())
+            if sentence != title and not is_aside(sentence, title=article.title):
+                out.append(span)
+        return out
 
     def summarize_article(self, article: Article) -> Summary:
         spans = self.body(article)

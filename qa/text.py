@@ -204,19 +204,35 @@ def word_count(text: str) -> int:
     return len(text.split())
 
 
+def is_aside(sentence: str, *, title: str | None = None) -> bool:
+    """True for an indexed line that is not the story's own prose: a photo caption, a
+    cross-link, or a short line without final punctuation (a subheading, a dateline, a
+    credit) other than the article's ``title``. Such lines may hold facts, so they stay
+    searchable, in chunks of their own; answers and summaries prefer prose.
+
+    Example: ``is_aside("People celebrate in Damascus.(AFP)") and is_aside("The lightning offensive")``
+    """
+    if title is not None and _normalise(sentence) == _normalise(title):
+        return False
+    return is_caption(sentence) or is_crosslink(sentence) or _is_heading(sentence)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where the story is in an article's text, and what was set aside.
 
-    ``sentences`` are the spans to index, in order; ``title`` is the headline span when the
-    text carries one; ``skipped`` pairs each set-aside span with why ("date", "caption",
-    "crosslink", "heading", "instruction").
+    ``sentences`` are the spans to index, in order: the headline, the body, and the lines
+    beside the story that still hold facts (``asides``: photo captions and cross-links, each
+    with its kind). ``title`` is the headline span when the text carries one; ``skipped``
+    pairs each span that is never indexed with why: "date", "heading" (a subheading,
+    dateline or credit line), "instruction".
     """
 
     date: str | None
     title: Span | None
     sentences: tuple[Span, ...]
     skipped: tuple[tuple[Span, str], ...]
+    asides: tuple[tuple[Span, str], ...] = ()
 
 
 def layout(text: str, *, title: str | None = None) -> Layout:
@@ -232,6 +248,7 @@ def layout(text: str, *, title: str | None = None) -> Layout:
     """
     blocks = paragraphs(text)
     skipped: list[tuple[Span, str]] = []
+    asides: list[tuple[Span, str]] = []
     date = None
     headline: Span | None = None
 
@@ -247,40 +264,51 @@ def layout(text: str, *, title: str | None = None) -> Layout:
             blocks.insert(0, strip_span(text, newline, first.end))
             first = strip_span(text, first.start, newline)
         if first.end > first.start:
-            headline, rest = _headline(text, first, title, skipped)
+            headline, rest = _headline(text, first, title, asides)
             if rest is not None:
                 blocks.insert(0, rest)
 
     sentences: list[Span] = [headline] if headline else []
     for i, block in enumerate(blocks):
         line = block.of(text)
-        if is_crosslink(line):
-            skipped.append((block, "crosslink"))
-            continue
-        if i + 1 < len(blocks) and _is_heading(line) and not is_caption(line):
-            skipped.append((block, "heading"))
+        heading = i + 1 < len(blocks) and _is_heading(line) and not is_caption(line)
+        if is_crosslink(line) or heading:
+            if is_instruction(line):
+                skipped.append((block, "instruction"))
+            elif is_crosslink(line):
+                asides.append((block, "crosslink"))
+            else:
+                skipped.append((block, "heading"))  # a subheading, dateline or credit: no fact to find
             continue
         for span in split_sentences(text, block.start, block.end):
-            if is_caption(span.of(text)):
-                skipped.append((span, "caption"))
-            elif is_instruction(span.of(text)):
+            if is_instruction(span.of(text)):
                 skipped.append((span, "instruction"))
+                continue
+            if is_caption(span.of(text)):
+                asides.append((span, "caption"))
             else:
                 sentences.append(span)
-    return Layout(date, headline, tuple(sentences), tuple(sorted(skipped, key=lambda s: s[0].start)))
+    sentences.extend(span for span, _ in asides)
+    return Layout(
+        date,
+        headline,
+        tuple(sorted(sentences, key=lambda s: s.start)),
+        tuple(sorted(skipped, key=lambda s: s[0].start)),
+        tuple(sorted(asides, key=lambda s: s[0].start)),
+    )
 
 
 def _headline(
-    text: str, first: Span, title: str | None, skipped: list[tuple[Span, str]]
+    text: str, first: Span, title: str | None, asides: list[tuple[Span, str]]
 ) -> tuple[Span | None, Span | None]:
     """Split the first line into (headline, what remains of it as body), noting any caption."""
     line = first.of(text)
     if is_caption(line):
         opener = _CAPTION_OPENER.search(line)
         if opener is None or opener.start() == 0:
-            skipped.append((first, "caption"))
+            asides.append((first, "caption"))
             return None, None
-        skipped.append((strip_span(text, first.start + opener.start(), first.end), "caption"))
+        asides.append((strip_span(text, first.start + opener.start(), first.end), "caption"))
         first = strip_span(text, first.start, first.start + opener.start())
         line = first.of(text)
     if title is not None:

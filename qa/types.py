@@ -22,11 +22,12 @@ class Span:
 
 @dataclass(frozen=True)
 class Article:
-    """One news article as stored: its text and the spans of its story sentences.
+    """One news article as stored: its text and the spans of its indexed sentences.
 
-    ``sentences`` lists only what is indexed: the headline and the body. Date lines,
-    subheadings, photo captions and cross-links stay in ``text`` (so the reader sees the
-    article whole) but are never indexed, retrieved or cited.
+    ``sentences`` lists what is indexed: the headline, the body, and the lines beside the
+    story that hold facts (photo captions, subheadings, cross-links), which answers and
+    summaries rank below the story's own prose. Date lines and text addressed to a machine
+    stay in ``text`` (so the reader sees the article whole) but are never indexed.
     """
 
     id: str
@@ -146,7 +147,8 @@ class Answer:
 
     ``method`` says how the text was made: ``extractive`` (source sentences copied and cited),
     ``generated`` (written by the model, every sentence checked against its citations), or
-    ``declined`` (nothing in the articles supports an answer).
+    ``declined`` (no sentence of the articles scored high enough to answer).
+    ``short_answer``, when set, is the words of the cited sentence that answer the question.
     """
 
     question: str
@@ -158,6 +160,8 @@ class Answer:
     timings: dict[str, float]
     short_answer: str | None = None
     note: str | None = None
+    confidence: float | None = None  # the ranker's probability that the best sentence answers
+    closest: Citation | None = None  # for a refusal: the best sentence found, which did not pass
 
     def to_dict(self) -> dict:
         return {
@@ -166,8 +170,10 @@ class Answer:
             "answered": self.answered,
             "method": self.method,
             "short_answer": self.short_answer,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "note": self.note,
             "citations": [c.to_dict() for c in self.citations],
+            "closest": self.closest.to_dict() if self.closest else None,
             "passages": [{"rank": i, **h.to_dict()} for i, h in enumerate(self.passages, start=1)],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

@@ -1,5 +1,10 @@
-"""Answers: the quality bar on the seed dev set with the real default model, and the
-pipeline's logic with fake models that misbehave on purpose."""
+"""Answers: the seed dev set as a regression test with the real default models, and the
+pipeline's logic with fake models that misbehave on purpose.
+
+The quality bar on data the ranker was not fitted on is in ``test_heldout.py``; the seed
+set here was never used for fitting either, but it is small and was used to write the
+first version of the rules, so it only guards against regressions.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from qa.answer import Question, span_grammar
+from qa.answer import choose_span, decline_reason, with_context
 from qa.cite import parse_cited, support
 from qa.pipeline import Pipeline
+from qa.question import AnswerSpan, Question
 from qa.types import Answer
 from tests.conftest import SEEDS
 
@@ -22,24 +29,20 @@ def dev_questions() -> list[dict]:
     return [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def answer_sentences(answer: Answer) -> list[tuple[str, tuple[int, ...]]]:
-    return parse_cited(answer.text)
-
-
 def assert_checked(answer: Answer, pipeline: Pipeline) -> None:
     """Every sentence cites something, and what it cites supports it and slices exactly."""
     by_number = {c.number: c for c in answer.citations}
-    for citation in answer.citations:
+    for citation in (*answer.citations, *([answer.closest] if answer.closest else [])):
         text = pipeline.article(citation.article_id).text
         assert text[citation.start : citation.end] == citation.sentence
-    for sentence, numbers in answer_sentences(answer):
+    for sentence, numbers in parse_cited(answer.text if answer.answered else ""):
         assert numbers, f"uncited sentence: {sentence!r}"
         cited = " ".join(by_number[n].sentence for n in numbers)
         verdict = support(sentence, cited)
         assert verdict.supported, (sentence, verdict.reasons)
 
 
-# --- the quality bar, on the real default model ---------------------------------------------
+# --- the seed dev set, with the real default models ----------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -59,24 +62,19 @@ def gold_hit(answer: Answer, gold: list[str]) -> bool:
 
 
 @pytest.mark.slow
-def test_dev_set_has_enough_questions() -> None:
-    rows = dev_questions()
-    assert sum(1 for r in rows if r["answers"]) >= 25
-    assert sum(1 for r in rows if not r["answers"]) >= 8
-
-
-@pytest.mark.slow
-def test_answerable_questions_get_the_gold_fact(dev_run) -> None:
+def test_answerable_seed_questions_get_the_gold_fact(dev_run) -> None:
     _, results = dev_run
     graded = [(q["question"], gold_hit(a, q["answers"]), a.text) for q, a in results if q["answers"]]
+    assert len(graded) >= 25
     misses = [(q, text) for q, ok, text in graded if not ok]
     assert len(misses) <= 0.1 * len(graded), misses
 
 
 @pytest.mark.slow
-def test_unanswerable_questions_are_declined(dev_run) -> None:
+def test_unanswerable_seed_questions_are_declined(dev_run) -> None:
     _, results = dev_run
     graded = [(q["question"], a) for q, a in results if not q["answers"]]
+    assert len(graded) >= 8
     wrong = [(q, a.text) for q, a in graded if a.answered]
     assert len(wrong) <= 0.1 * len(graded), wrong
     for _, answer in graded:
@@ -85,19 +83,22 @@ def test_unanswerable_questions_are_declined(dev_run) -> None:
 
 
 @pytest.mark.slow
-def test_every_answer_sentence_is_supported_by_its_citation(dev_run) -> None:
+def test_every_answer_and_closest_passage_slices_its_article(dev_run) -> None:
     pipeline, results = dev_run
     for _, answer in results:
         if answer.answered:
-            assert answer.citations
-            assert_checked(answer, pipeline)
+            assert answer.citations and len(parse_cited(answer.text)) <= 2, answer.text
+        assert_checked(answer, pipeline)
+        assert answer.confidence is not None and 0.0 <= answer.confidence <= 1.0
 
 
 @pytest.mark.slow
-def test_answers_are_short(dev_run) -> None:
+def test_a_short_answer_is_words_of_the_cited_sentence(dev_run) -> None:
     _, results = dev_run
     for _, answer in results:
-        assert len(answer_sentences(answer)) <= 2, answer.text
+        if answer.short_answer:
+            assert answer.answered
+            assert answer.short_answer in " ".join(c.sentence for c in answer.citations)
 
 
 @pytest.mark.slow
@@ -109,13 +110,13 @@ def test_answers_are_deterministic(dev_run) -> None:
 
 
 @pytest.mark.slow
-def test_stream_yields_partials_then_the_checked_answer(dev_run) -> None:
+def test_an_extractive_stream_yields_only_the_checked_answer(dev_run) -> None:
     pipeline, _ = dev_run
     events = list(pipeline.ask_stream("Which radio station reported that the airport had been evacuated?"))
-    *partials, final = events
+    assert len(events) == 1  # nothing provisional that would then be replaced
+    [final] = events
     assert isinstance(final, Answer) and final.answered and "Sham FM" in final.text
-    assert partials and all(isinstance(p, str) for p in partials)
-    assert set(final.timings) >= {"retrieval", "prompt", "generation", "checking", "total"}
+    assert set(final.timings) >= {"retrieval", "total"}
 
 
 @pytest.mark.slow
@@ -130,7 +131,41 @@ def test_an_overlong_question_is_cut_with_a_note(tmp_path, embedder, llm) -> Non
         assert answer.note and "shortened" in answer.note
 
 
+@pytest.mark.slow
+def test_the_threshold_is_a_setting(tmp_path, embedder) -> None:
+    from qa.settings import Settings
+
+    question = "Which prison did the rebel forces take over?"
+    answers = {}
+    for threshold in (0.0, 1.0):
+        settings = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", answer_threshold=threshold)
+        with Pipeline.from_settings(settings, embedder=embedder, llm=NoModel()) as pipeline:
+            if not pipeline.articles():
+                pipeline.ingest([SEEDS])
+            answers[threshold] = pipeline.ask(question)
+    assert answers[0.0].answered and "Sednaya" in answers[0.0].text
+    assert not answers[1.0].answered and answers[1.0].closest is not None
+    assert answers[1.0].confidence == pytest.approx(answers[0.0].confidence)
+
+
 # --- the logic, with fake models --------------------------------------------------------------
+
+
+class NoModel:
+    """A base model that must not be needed: any call fails the test."""
+
+    name = "none"
+    n_ctx = 2048
+    chat_template = None
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def complete(self, prompt, *, max_tokens, stop=(), grammar=None):
+        raise AssertionError("the model was called")
+
+    def option_logprobs(self, prompt, options):
+        raise AssertionError("the model was called")
 
 
 class ScriptedLLM:
@@ -151,12 +186,16 @@ class ScriptedLLM:
         self.prompts.append(prompt)
         yield from re.findall(r"\s*\S+", self.reply)
 
+    def option_logprobs(self, prompt, options):
+        self.prompts.append(prompt)
+        return [-1.0] * len(options)
+
 
 @pytest.fixture
 def ask_with(settings, embedder):
-    def ask(reply: str, question: str) -> tuple[Answer, ScriptedLLM, Pipeline]:
+    def ask(reply: str, question: str, **changes) -> tuple[Answer, ScriptedLLM, Pipeline]:
         llm = ScriptedLLM(reply)
-        pipeline = Pipeline.from_settings(settings, embedder=embedder, llm=llm)
+        pipeline = Pipeline.from_settings(settings.replace(answer_threshold=0.0, **changes), embedder=embedder, llm=llm)
         if not pipeline.articles():
             pipeline.ingest([SEEDS])
         return pipeline.ask(question), llm, pipeline
@@ -164,11 +203,12 @@ def ask_with(settings, embedder):
     return ask
 
 
+PRISON = "Which prison did the rebel forces take over?"
+
+
 @pytest.mark.slow
 def test_a_supported_generated_answer_is_kept(ask_with) -> None:
-    answer, llm, pipeline = ask_with(
-        "The rebels took over the Sednaya prison. [1]", "Which prison did the rebels take over?"
-    )
+    answer, llm, pipeline = ask_with("The rebels took over the Sednaya prison. [1]", PRISON)
     assert answer.method == "generated" and answer.text == "The rebels took over the Sednaya prison. [1]"
     assert "Sednaya" in answer.citations[0].sentence
     assert_checked(answer, pipeline)
@@ -178,68 +218,80 @@ def test_a_supported_generated_answer_is_kept(ask_with) -> None:
 @pytest.mark.slow
 def test_an_invented_sentence_never_reaches_the_user(ask_with) -> None:
     reply = "The rebels took over the Sednaya prison. [1] Abu Mohammed al-Jolani freed 3,000 prisoners at noon. [1]"
-    answer, _, pipeline = ask_with(reply, "Which prison did the rebels take over?")
+    answer, _, pipeline = ask_with(reply, PRISON)
     assert answer.method == "generated"
     assert "Jolani" not in answer.text and "3,000" not in answer.text
     assert_checked(answer, pipeline)
 
 
 @pytest.mark.slow
-def test_a_wholly_unsupported_answer_falls_back_to_the_source_sentence(ask_with) -> None:
-    answer, _, pipeline = ask_with("Russian jets bombed Aleppo at dawn. [2]", "Which prison did the rebels take over?")
+def test_a_wholly_unsupported_answer_falls_back_to_the_best_sentence(ask_with) -> None:
+    answer, _, pipeline = ask_with("Russian jets bombed Aleppo at dawn. [2]", PRISON)
     assert answer.method == "extractive" and "Sednaya prison" in answer.text
     assert_checked(answer, pipeline)
 
 
 @pytest.mark.slow
 def test_citing_a_passage_that_does_not_exist_is_dropped(ask_with) -> None:
-    answer, _, _ = ask_with("The rebels took over the Sednaya prison. [9]", "Which prison did the rebels take over?")
+    answer, _, _ = ask_with("The rebels took over the Sednaya prison. [9]", PRISON)
     assert answer.method == "extractive" and answer.citations[0].number == 1
 
 
 @pytest.mark.slow
 def test_the_model_may_decline(ask_with) -> None:
-    answer, _, _ = ask_with("NOT IN ARTICLES", "Which prison did the rebels take over?")
+    answer, _, _ = ask_with("NOT IN ARTICLES", PRISON)
     assert not answer.answered and answer.method == "declined" and answer.citations == ()
 
 
 @pytest.mark.slow
-def test_nothing_reaches_the_model_when_the_articles_cannot_answer(ask_with) -> None:
-    answer, llm, _ = ask_with("Putin praised Assad. [1]", "What did Vladimir Putin say about Assad's departure?")
-    assert not answer.answered and "Vladimir" in answer.text and llm.prompts == []
+def test_nothing_reaches_the_model_below_the_threshold(ask_with) -> None:
+    answer, llm, _ = ask_with("The rebels took over the Sednaya prison. [1]", PRISON, answer_threshold=1.0)
+    assert not answer.answered and llm.prompts == []
+    assert answer.text.startswith("The articles don't say.") and answer.closest is not None
+
+
+def test_choose_span_counts_unknown_among_the_choices() -> None:
+    a, b = AnswerSpan("Homs", 0, 4, "name"), AnswerSpan("Hama", 9, 13, "name")
+    chosen, share = choose_span([a, b], [-1.0, -3.0, -2.0])
+    assert chosen == a
+    expected = np.exp(-1.0) / (np.exp(-1.0) + np.exp(-3.0) + np.exp(-2.0))
+    assert share == pytest.approx(expected)
+    assert choose_span([], [-1.0]) == (None, 0.0)
+
+
+class _Best:
+    def __init__(self, text: str, features: dict, score: float = 0.1):
+        self.text, self.features, self.score = text, features, score
 
 
 @pytest.mark.parametrize(
-    "question, expected, names, head",
+    "question, best, expected",
     [
-        ("How many prisoners were freed?", "number", (), None),
-        ("When did the civil war break out?", "time", (), None),
-        ("Who said Assad took a flight?", "agent", ("Assad",), None),
-        ("Which city did the rebels take?", "place", (), "city"),
-        ("How long was Bashar Assad's rule?", "duration", ("Bashar", "Assad's"), None),
-        ("What did Lebanon say it was closing?", None, ("Lebanon",), None),
+        ("How many people died?", None, "Nothing relevant was found."),
+        ("How many people died?", _Best("People died.", {"kind_missing": 1.0}), "do not give a number"),
+        ("Who leads the central bank?", _Best("Rain fell.", {"kind_missing": 0.0, "lex": 0.0}), "central, bank"),
+        ("Who won the vote?", _Best("Lee won the vote.", {"kind_missing": 0.0, "lex": 1.0}), "scored 0.10"),
     ],
 )
-def test_question_parsing(question, expected, names, head) -> None:
-    parsed = Question.parse(question)
-    assert (parsed.expected, parsed.names) == (expected, names)
-    assert parsed.head == head
+def test_decline_reasons_say_what_was_missing(question, best, expected) -> None:
+    assert expected in decline_reason(Question.parse(question), best, 0.3)
 
 
-def test_besides_names_are_excluded_not_required() -> None:
-    parsed = Question.parse("Besides Lebanon, which country closed a border crossing with Syria?")
-    assert parsed.excluded == ("Lebanon",) and "Lebanon" not in parsed.names and parsed.names == ("Syria",)
-
-
-def test_span_grammar_compiles_and_constrains(llm) -> None:
-    from llama_cpp import LlamaGrammar
-
-    grammar = span_grammar(['He said "no" [sic]\\ to C:\\ paths.', "Homs fell."])
-    LlamaGrammar.from_string(grammar, verbose=False)
-    out = "".join(
-        llm.complete("Question: Which city fell?\nAnswer:", max_tokens=12, grammar=span_grammar(["Homs fell."]))
-    )
-    assert out in (" Homs [1]", " Homs fell. [1]", " fell. [1]", " unknown")
+@pytest.mark.parametrize(
+    "question, history, expected",
+    [
+        (
+            "Why did they take it?",
+            ["Which prison did the rebel forces take over?"],
+            "Why did they take it? (prison rebel forces over)",
+        ),
+        ("What happened in Homs?", ["Which prison did the rebel forces take over?"], "What happened in Homs?"),
+        ("Why did they take it?", [], "Why did they take it?"),
+        ("Who freed them?", ["What was found at the checkpoint?", "Which prison was taken?"], "Who freed them? (prison)"),
+    ],
+)
+def test_follow_ups_borrow_the_previous_question_words(question, history, expected) -> None:
+    assert with_context(question, history) == expected
 
 
 class Budgeted:
@@ -247,7 +299,7 @@ class Budgeted:
 
     def __init__(self, llm, n_ctx: int):
         self.llm, self.n_ctx = llm, n_ctx
-        self.name, self.chat_template = llm.name, llm.chat_template
+        self.name, self.chat_template = llm.name, "{% for m in messages %}{{ m.content }}\n{% endfor %}"
         self.sizes: list[int] = []
 
     def count_tokens(self, text: str) -> int:
@@ -259,14 +311,17 @@ class Budgeted:
         self.sizes.append(size)
         yield from self.llm.complete(prompt, max_tokens=max_tokens, stop=stop, grammar=grammar)
 
+    def option_logprobs(self, prompt, options):
+        return self.llm.option_logprobs(prompt, options)
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n_ctx", [330, 360, 2048])
-def test_every_prompt_fits_the_context_window(tmp_path, embedder, llm, n_ctx) -> None:
+def test_every_generative_prompt_fits_the_context_window(tmp_path, embedder, llm, n_ctx) -> None:
     from qa.settings import Settings
 
     small = Budgeted(llm, n_ctx)
-    settings = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", n_ctx=n_ctx)
+    settings = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", n_ctx=n_ctx, answer_threshold=0.0)
     with Pipeline.from_settings(settings, embedder=embedder, llm=small) as pipeline:
         pipeline.ingest([SEEDS])
         long_question = "Which prison did the rebel forces take over on the outskirts of the capital city? " * 3
@@ -277,24 +332,16 @@ def test_every_prompt_fits_the_context_window(tmp_path, embedder, llm, n_ctx) ->
     assert small.sizes  # the model was called within its budget
 
 
-@pytest.mark.parametrize(
-    "question, history, expected",
-    [
-        (
-            "Why did they take it?",
-            ["Which prison did the rebel forces take over?"],
-            "Why did they take it? (prison rebel forces)",
-        ),
-        ("What happened in Homs?", ["Which prison did the rebel forces take over?"], "What happened in Homs?"),
-        ("Why did they take it?", [], "Why did they take it?"),
-        (
-            "Who freed them?",
-            ["What was found at the checkpoint?", "Which prison was taken?"],
-            "Who freed them? (prison taken)",
-        ),
-    ],
-)
-def test_follow_ups_borrow_the_previous_question_words(question, history, expected) -> None:
-    from qa.answer import with_context
+@pytest.mark.slow
+def test_option_logprobs_reuse_the_prefix_and_prefer_the_answer(llm) -> None:
+    from qa import prompts
 
-    assert with_context(question, history) == expected
+    prompt = prompts.SHORT_PREFIX + prompts.SHORT_QUESTION.format(
+        question="Which prison did the rebels take over?",
+        passage="The rebels took over the Sednaya prison near Damascus on Sunday.",
+    )
+    first = llm.option_logprobs(prompt, ["Sednaya", "Damascus", "Sunday", "unknown"])
+    again = llm.option_logprobs(prompt, ["Sednaya", "Damascus", "Sunday", "unknown"])
+    assert first == pytest.approx(again)  # the cached prefix gives the same numbers
+    assert all(v <= 0.0 for v in first)
+    assert first[0] == max(first[:3])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa.cite import parse_cited, support, tokens, words_match
+from qa.cite import parse_cited, support
+from qa.words import same_word as words_match
+from qa.words import tokens
 
 HOMS = (
     "A night before entering Damascus, the rebel forces had taken the central city of Homs,"

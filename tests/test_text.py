@@ -85,21 +85,25 @@ def test_layout_seed_000_date_headline_caption_heading() -> None:
     assert found.title is not None
     assert found.title.of(text).startswith("Syria's Bashar Al Assad government appears to have been toppled")
     assert found.title.of(text).endswith("following a stunning advance")
-    kinds = {kind for _, kind in found.skipped}
-    assert kinds == {"date", "caption", "heading"}
+    assert [kind for _, kind in found.skipped] == ["date", "heading"]
+    assert {kind for _, kind in found.asides} == {"caption"}
     indexed = [s.of(text) for s in found.sentences]
-    assert not any("(AFP)" in s or "screen grab" in s for s in indexed)
-    assert "The lightning offensive" not in indexed
+    # captions hold facts: indexed, and marked so answers rank them below prose; a subheading is not
+    assert any("(AFP)" in s for s in indexed) and "The lightning offensive" not in indexed
+    assert all(span in found.sentences for span, _ in found.asides)
     assert any("Sednaya prison" in s for s in indexed)
+    assert not any(s.of(text).startswith("date ") for s in found.sentences)
 
 
-def test_layout_seed_003_drops_the_read_line_and_has_no_headline() -> None:
+def test_layout_seed_003_marks_the_read_line_and_has_no_headline() -> None:
     text = SEED_003.read_text(encoding="utf-8")
     found = layout(text)
     assert found.date is None
     assert found.title is None
-    assert [k for _, k in found.skipped] == ["crosslink"]
-    assert all("READ:" not in s.of(text) for s in found.sentences)
+    assert found.skipped == ()
+    assert [k for _, k in found.asides] == ["crosslink"]
+    [(read, _)] = found.asides
+    assert read.of(text).startswith("READ:") and read in found.sentences
     assert found.sentences[0].of(text).startswith("Syrian President Bashar Assad has reportedly fled")
 
 
