@@ -35,7 +35,7 @@ from qa import prompts
 from qa.cite import parse_cited, support
 from qa.errors import ModelError
 from qa.llm import LLM, chat_prompt
-from qa.question import AnswerSpan, Question
+from qa.question import AnswerSpan, Question, answer_spans
 from qa.rank import Candidate, Ranker, candidates
 from qa.retrieve import Filters, hybrid_search
 from qa.store import Store
@@ -195,7 +195,7 @@ class Answerer:
 
     def _extractive(self, asked, best: Candidate, hits, timings, note, short: str | None) -> Answer:
         text = self.store.catalog.texts([best.article_id])[best.article_id]
-        spans = _with_lead_in(best)
+        spans = answer_sentences(best, asked, text)
         citations = tuple(
             Citation.at(i, best.hit.article, span, text=text, chunk_id=best.hit.chunk.id)
             for i, span in enumerate(spans, start=1)
@@ -362,13 +362,26 @@ def decline_reason(asked: Question, best: Candidate | None, threshold: float) ->
     return f"No passage answers it closely enough (the best scored {best.score:.2f}; answers need {threshold:.2f})."
 
 
-def _with_lead_in(best: Candidate) -> list[Span]:
-    """The answer's spans: the sentence, after the one before it when it opens by pointing back."""
+def answer_sentences(best: Candidate, asked: Question, text: str) -> list[Span]:
+    """The answer's spans: the best sentence; before it, the sentence it points back to when
+    it opens with "It", "They", "This"...; after it, the next sentence when that one points
+    back and holds the kind of fact asked for, which the best one lacks or only counts
+    ("Which cities fell?": "As many as four cities fell." + "These cities were ...").
+    """
     sentences = best.hit.chunk.sentences
     i = sentences.index(best.span)
+    spans = [best.span]
     if i > 0 and _POINTS_BACK.match(best.text):
-        return [sentences[i - 1], best.span]
-    return [best.span]
+        spans.insert(0, sentences[i - 1])
+    if asked.span_kind and i + 1 < len(sentences):
+        counted = asked.head and re.search(rf"\b\w+\s+{re.escape(asked.head)}\b", best.text, re.I) is not None
+        counted = counted and any(s.kind == "number" for s in best.spans)
+        if best.features.get("kind_missing") or counted:
+            following = " ".join(sentences[i + 1].of(text).split())
+            kinds = {s.kind for s in answer_spans(following, asked)}
+            if _POINTS_BACK.match(following) and asked.span_kind in kinds:
+                spans.append(sentences[i + 1])
+    return spans
 
 
 def _trim_to_tokens(llm: LLM, text: str, budget: int) -> str:

@@ -387,7 +387,7 @@ def to_markdown(report: Report, *, title: str, plot_name: str | None) -> str:
         step = max(1, len(curve) // 12)
         for t, c, p in curve[::step]:
             lines.append(f"| {t:.3f} | {c:.2f} | {p:.2f} |")
-    misses = [r for r in report.results if r.item.answerable != r.answer.answered or (r.answer.answered and not r.correct)]
+    misses = [r for r in report.results if not r.correct and (r.item.answerable or r.answer.answered)]
     lines += ["", f"## Misses ({len(misses)})", ""]
     for r in misses[:60]:
         gold = " | ".join(r.item.answers) or "(unanswerable)"

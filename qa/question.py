@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.words import STOPWORDS, lemma, tokens
+from qa.words import STOPWORDS, is_dictionary_word, lemma, tokens
 
 # The kind of fact a question asks for, from its focus clause (lower-cased).
 _KINDS = (
@@ -41,10 +41,12 @@ _KINDS = (
 )
 _KIND_PATTERNS = [(kind, re.compile(pattern)) for kind, pattern in _KINDS]
 _ASKING = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b|\?|:\s*$|_{2,}|\btrue or false\b", re.I)
+# "Besides Lebanon, which country ...": what follows names what the answer is not.
+_EXCLUSION = re.compile(r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+([^,?;]+)", re.I)
 _HEAD = re.compile(r"\b(?:which|what)\s+(?:of\s+(?:the|these|those)\s+)?([a-z][a-z-]+)")
 _QUESTION_WORDS = frozenset(
     """who whom whose what which when where why how many much approximately about roughly exactly
-    according true false following""".split()
+    according true false following besides except apart aside""".split()
 )
 
 _MONTH = (
@@ -94,6 +96,7 @@ class Question:
     head: str | None
     terms: tuple[str, ...]
     focus_terms: tuple[str, ...]
+    excluded: frozenset[str] = frozenset()  # lemmas the answer is not ("besides Lebanon")
 
     @classmethod
     def parse(cls, text: str) -> Question:
@@ -107,13 +110,15 @@ class Question:
         lowered = focus.lower().replace("\u2019", "'")
         kind = next((k for k, pattern in _KIND_PATTERNS if pattern.search(lowered)), None)
         head = _HEAD.search(lowered)
+        excluded = frozenset(lemma(t) for m in _EXCLUSION.finditer(text) for t in tokens(m.group(1)))
         return cls(
             text=text,
             focus=focus,
             kind=kind,
             head=head.group(1) if head and head.group(1) not in STOPWORDS else None,
-            terms=content_terms(text),
-            focus_terms=content_terms(focus),
+            terms=tuple(t for t in content_terms(text) if lemma(t) not in excluded),
+            focus_terms=tuple(t for t in content_terms(focus) if lemma(t) not in excluded),
+            excluded=excluded,
         )
 
     @property
@@ -158,12 +163,13 @@ class AnswerSpan:
 
 
 def answer_spans(sentence: str, question: Question) -> list[AnswerSpan]:
-    """Numbers, times and names in ``sentence`` that the question itself does not contain.
+    """Numbers, times and names in ``sentence`` that the question itself does not contain
+    (nor rules out: "besides Lebanon").
 
     Example: ``[s.text for s in answer_spans("Nikki Haley said on Tuesday she will run.",
     Question.parse("Who is running?"))] == ["Tuesday", "Nikki Haley"]``
     """
-    asked = question.lemmas
+    asked = question.lemmas | question.excluded
     spans: list[AnswerSpan] = []
     taken: list[tuple[int, int]] = []
 
@@ -185,6 +191,7 @@ def answer_spans(sentence: str, question: Question) -> list[AnswerSpan]:
         add(m.start(), m.end(), "time")
     for m in _NUMBER.finditer(sentence):
         add(m.start(), m.end(), "number")
+    opening = len(sentence) - len(sentence.lstrip(" \"'\u201c\u2018("))
     for m in _NAME.finditer(sentence):
         start, piece = m.start(), m.group()
         first = piece.split()[0]
@@ -194,6 +201,8 @@ def answer_spans(sentence: str, question: Question) -> list[AnswerSpan]:
                 continue
             start += len(piece) - len(rest)
             piece = rest
+        elif start == opening and piece == first and is_dictionary_word(first):
+            continue  # "Residents celebrated": capitalised only because it opens the sentence
         piece = re.sub(r"(?:'s|\u2019s)$", "", piece)
         add(start, start + len(piece), "name")
     return spans

@@ -27,8 +27,6 @@ from qa.words import STOPWORDS, lemma, same_word, tokens
 RANKER_FILE = Path(__file__).with_name("ranker.json")
 # Rank given to a chunk one retriever did not return at all.
 ABSENT_RANK = 100
-# Age in days given to an undated article, relative to the newest retrieved one.
-UNKNOWN_AGE = 365
 
 FEATURES = {
     "dense": "cosine of the sentence's and the question's embeddings",
@@ -47,7 +45,7 @@ FEATURES = {
     "quote": "the sentence has quotation marks",
     "article_hits": "log(1 + retrieved chunks from the same article)",
     "in_title": "a span of the kind asked for is also in the article's title",
-    "age": "log(1 + days between its article and the newest retrieved article)",
+    "age": "log(1 + days between its article and the newest retrieved article; 0 when undated)",
     "is_question": "the sentence is itself a question",
     "aside": "a photo caption or cross-link rather than the story's prose",
     "dense_focus": "cosine of the sentence's and the asking clause's embeddings",
@@ -110,7 +108,8 @@ def candidates(
         ordered = [[lemma(t) for t in tokens(s)] for s in sentences]
         title = [lemma(t) for t in tokens(hit.article.title)]
         title_words = _word_list(hit.article.title)
-        age = newest - _day(hit.article.date) if newest is not None and hit.article.date else UNKNOWN_AGE
+        # An undated article is not taken for an old one: its age counts as none.
+        age = newest - _day(hit.article.date) if newest is not None and hit.article.date else 0
         for i, (span, sentence) in enumerate(zip(hit.chunk.sentences, sentences, strict=True)):
             if (hit.article.id, span.start) in seen:
                 continue

@@ -83,6 +83,17 @@ def lemma(word: str) -> str:
     return low
 
 
+@lru_cache(maxsize=50_000)
+def is_dictionary_word(word: str) -> bool:
+    """Whether the lower-cased word is in the English dictionary (a common word, not only a name).
+
+    Example: ``is_dictionary_word("Residents") and not is_dictionary_word("Homs")``
+    """
+    from lemminflect import getAllLemmas
+
+    return bool(getAllLemmas(_bare(word).lower()))
+
+
 def same_word(a: str, b: str) -> bool:
     """Whether two words count as one: a dictionary form in common ("won"/"win",
     "left"/"leave"), or one a short extension of the other ("Syria"/"Syrian").
