@@ -49,9 +49,9 @@ class Recorder:
     def complete(self, prompt, *, max_tokens, stop=(), grammar=None):
         yield from self.llm.complete(prompt, max_tokens=max_tokens, stop=stop, grammar=grammar)
 
-    def option_logprobs(self, prompt, options):
+    def option_logprobs(self, prompt, options, *, cached=""):
         self.prompts.append(prompt)
-        return self.llm.option_logprobs(prompt, options)
+        return self.llm.option_logprobs(prompt, options, cached=cached)
 
 
 def raw_retrieval(pipeline: Pipeline, question: str) -> float:

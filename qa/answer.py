@@ -230,7 +230,9 @@ class Answerer:
             question=" ".join(asked.focus.split()), passage=prompts.fence(best.text)
         )
         try:
-            logprobs = self.llm.option_logprobs(prompt, [s.text for s in options] + [prompts.UNKNOWN])
+            logprobs = self.llm.option_logprobs(
+                prompt, [s.text for s in options] + [prompts.UNKNOWN], cached=prompts.SHORT_PREFIX
+            )
         except ModelError:
             return None
         chosen, share = choose_span(options, logprobs)

@@ -39,9 +39,10 @@ class LLM(Protocol):
         """How many tokens ``text`` takes in a prompt."""
         ...
 
-    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+    def option_logprobs(self, prompt: str, options: Sequence[str], *, cached: str = "") -> list[float]:
         """The log-probability, right after ``prompt``, of each option's first token (an
-        option is continued after a space, as an answer after "Answer:")."""
+        option is continued after a space, as an answer after "Answer:"). ``cached`` is the
+        fixed start of ``prompt``, which a local model keeps evaluated between calls."""
         ...
 
 
@@ -179,24 +180,30 @@ class LlamaCppLLM:
         self.seed = seed
         self.chat_template = self.llm.metadata.get("tokenizer.chat_template")
         self.lock = threading.Lock()
+        self._fixed: list[int] | None = None  # the prompt part option_logprobs keeps evaluated
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+    def option_logprobs(self, prompt: str, options: Sequence[str], *, cached: str = "") -> list[float]:
         import llama_cpp
         import numpy as np
 
-        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        if not prompt.startswith(cached):
+            raise ValueError("the prompt must start with its cached part")
+        fixed = self.llm.tokenize(cached.encode("utf-8"), add_bos=True, special=False)
+        rest = self.llm.tokenize(prompt[len(cached) :].encode("utf-8"), add_bos=False, special=False)
         firsts = [self.llm.tokenize(f" {o}".encode(), add_bos=False, special=False)[0] for o in options]
         with self.lock:
-            # Keep the cached prefix (the fixed instructions) and evaluate only what follows it.
-            cached = self.llm.input_ids[: self.llm.n_tokens]
-            common = 0
-            while common < min(len(cached), len(tokens) - 1) and cached[common] == tokens[common]:
-                common += 1
-            self.llm.n_tokens = common
-            self.llm.eval(tokens[common:])
+            # The fixed part is evaluated alone once and kept; the rest always as one batch after
+            # it, so the same prompt gives the same numbers whatever was asked before.
+            held = self.llm.input_ids[: len(fixed)].tolist() if self.llm.n_tokens >= len(fixed) else None
+            if held != fixed or self._fixed != fixed:
+                self.llm.reset()
+                self.llm.eval(fixed)
+                self._fixed = fixed
+            self.llm.n_tokens = len(fixed)
+            self.llm.eval(rest)
             pointer = llama_cpp.llama_get_logits(self.llm.ctx)
             logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
         top = logits.max()
@@ -267,7 +274,7 @@ class OpenAIServerLLM:
                 self._tokenize_ok = False
         return len(text) // 3 + 1  # a cautious estimate: English runs about 4 characters a token
 
-    def option_logprobs(self, prompt: str, options: Sequence[str]) -> list[float]:
+    def option_logprobs(self, prompt: str, options: Sequence[str], *, cached: str = "") -> list[float]:
         """From the server's top 20 next tokens: an option whose first token is not among
         them gets less than the least of those."""
         import httpx

@@ -175,7 +175,7 @@ class Pipeline:
         for chunk in batch.chunks:
             per_chunk.append(flat[start : start + len(chunk.sentences)])
             start += len(chunk.sentences)
-        vectors = np.array([mean_vector(v) for v in per_chunk], dtype=np.float32).reshape(len(per_chunk), -1)
+        vectors = np.array([mean_vector(v) for v in per_chunk], dtype=np.float32).reshape(-1, self.embedder.dim)
         self.store.write(batch.articles, batch.chunks, vectors, links=batch.links, sentence_vectors=per_chunk)
         report.chunks += len(batch.chunks)
 

@@ -140,7 +140,7 @@ def test_the_threshold_is_a_setting(tmp_path, embedder) -> None:
     answers = {}
     for threshold in (0.0, 1.0):
         settings = Settings(data_dir=tmp_path / "d", cache_dir=tmp_path / "c", answer_threshold=threshold)
-        with Pipeline.from_settings(settings, embedder=embedder, llm=NoModel()) as pipeline:
+        with Pipeline.from_settings(settings, embedder=embedder, llm=FlatModel()) as pipeline:
             if not pipeline.articles():
                 pipeline.ingest([SEEDS])
             answers[threshold] = pipeline.ask(question)
@@ -152,10 +152,10 @@ def test_the_threshold_is_a_setting(tmp_path, embedder) -> None:
 # --- the logic, with fake models --------------------------------------------------------------
 
 
-class NoModel:
-    """A base model that must not be needed: any call fails the test."""
+class FlatModel:
+    """A base model with no preference among short answers, that must never be asked to write."""
 
-    name = "none"
+    name = "flat"
     n_ctx = 2048
     chat_template = None
 
@@ -163,10 +163,10 @@ class NoModel:
         return len(text.split())
 
     def complete(self, prompt, *, max_tokens, stop=(), grammar=None):
-        raise AssertionError("the model was called")
+        raise AssertionError("a base model is never asked to write an answer")
 
-    def option_logprobs(self, prompt, options):
-        raise AssertionError("the model was called")
+    def option_logprobs(self, prompt, options, *, cached=""):
+        return [-1.0] * len(options)
 
 
 class ScriptedLLM:
@@ -187,7 +187,7 @@ class ScriptedLLM:
         self.prompts.append(prompt)
         yield from re.findall(r"\s*\S+", self.reply)
 
-    def option_logprobs(self, prompt, options):
+    def option_logprobs(self, prompt, options, *, cached=""):
         self.prompts.append(prompt)
         return [-1.0] * len(options)
 
@@ -196,7 +196,8 @@ class ScriptedLLM:
 def ask_with(settings, embedder):
     def ask(reply: str, question: str, **changes) -> tuple[Answer, ScriptedLLM, Pipeline]:
         llm = ScriptedLLM(reply)
-        pipeline = Pipeline.from_settings(settings.replace(answer_threshold=0.0, **changes), embedder=embedder, llm=llm)
+        changed = settings.replace(**{"answer_threshold": 0.0, **changes})
+        pipeline = Pipeline.from_settings(changed, embedder=embedder, llm=llm)
         if not pipeline.articles():
             pipeline.ingest([SEEDS])
         return pipeline.ask(question), llm, pipeline
@@ -316,8 +317,8 @@ class Budgeted:
         self.sizes.append(size)
         yield from self.llm.complete(prompt, max_tokens=max_tokens, stop=stop, grammar=grammar)
 
-    def option_logprobs(self, prompt, options):
-        return self.llm.option_logprobs(prompt, options)
+    def option_logprobs(self, prompt, options, *, cached=""):
+        return self.llm.option_logprobs(prompt, options, cached=cached)
 
 
 @pytest.mark.slow
@@ -345,8 +346,11 @@ def test_option_logprobs_reuse_the_prefix_and_prefer_the_answer(llm) -> None:
         question="Which prison did the rebels take over?",
         passage="The rebels took over the Sednaya prison near Damascus on Sunday.",
     )
-    first = llm.option_logprobs(prompt, ["Sednaya", "Damascus", "Sunday", "unknown"])
-    again = llm.option_logprobs(prompt, ["Sednaya", "Damascus", "Sunday", "unknown"])
-    assert first == pytest.approx(again)  # the cached prefix gives the same numbers
+    options = ["Sednaya", "Damascus", "Sunday", "unknown"]
+    first = llm.option_logprobs(prompt, options, cached=prompts.SHORT_PREFIX)
+    llm.option_logprobs(prompts.SHORT_PREFIX + "Question: Who?\nPassage: Lee won.\nAnswer:", ["Lee"])
+    "".join(llm.complete("Something else entirely:", max_tokens=2))  # another use of the cache between
+    again = llm.option_logprobs(prompt, options, cached=prompts.SHORT_PREFIX)
+    assert first == again  # the same numbers, whatever was evaluated in between
     assert all(v <= 0.0 for v in first)
     assert first[0] == max(first[:3])
