@@ -23,7 +23,7 @@ STOPWORDS = frozenset(
     s t don now ll re ve d m o y""".split()
 )
 
-_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Za-z][A-Za-z'\u2019-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+_TOKEN = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?|[A-Za-z][A-Za-z'\u2019-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
 # The order in which a word's dictionary forms are preferred for its one canonical lemma.
 _POS_ORDER = ("VERB", "NOUN", "PROPN", "ADJ", "ADV", "AUX")
 
@@ -36,7 +36,7 @@ def tokens(text: str) -> list[str]:
     """
     out = []
     for tok in _TOKEN.findall(text):
-        if tok.endswith(".") and tok[0].isalpha():
+        if "." in tok and tok[0].isalpha():
             out.append(tok.replace(".", ""))
             continue
         out.extend(part for part in re.split(r"-(?=\d)|(?<=\d)-", tok) if part)

@@ -96,8 +96,10 @@ def test_report_metrics_by_hand() -> None:
     jordan = Citation(1, "b", "t", None, "b.txt", "b-0", JORDAN, 0, len(JORDAN))
     items_answers = [
         # right, with a short answer that matches exactly
-        (Item("Which city?", ("Homs",), ("a.txt",)), _answer(f"{HOMS} [1]", True, (cite,), short_answer="Homs",
-                                                              confidence=0.9)),
+        (
+            Item("Which city?", ("Homs",), ("a.txt",)),
+            _answer(f"{HOMS} [1]", True, (cite,), short_answer="Homs", confidence=0.9),
+        ),
         # wrong; the gold article was not retrieved
         (Item("Which day?", ("Friday",), ("b.txt",)), _answer(f"{HOMS} [1]", True, (cite,), confidence=0.8)),
         # a false decline, though the closest sentence held the answer and the chunk too

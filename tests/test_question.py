@@ -94,5 +94,6 @@ def test_lemmas_and_tokens() -> None:
     assert tokens("The U.S. said Assad's 23-year rule, 1.5bn") == [
         "The", "US", "said", "Assad's", "23", "year", "rule", "1.5", "bn"
     ]  # fmt: skip
+    assert tokens("in the U.S, J.K. Rowling said") == ["in", "the", "US", "JK", "Rowling", "said"]  # no final dot
     assert lemmas("The rebels took the city") >= {"rebel", "take", "city"}
     assert lemma("children's") == "child" and lemma("US") == "us" and lemma("won") == "win"
