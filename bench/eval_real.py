@@ -98,8 +98,8 @@ def main() -> int:
         readme = ROOT / "README.md"
         text = readme.read_text(encoding="utf-8")
         table = readme_table(results, args.split, commit)
-        text = re.sub(r"(<!-- eval-table -->\n).*?(\n<!-- /eval-table -->)", lambda m: m[1] + table + m[2], text,
-                      flags=re.S)  # fmt: skip
+        text = re.sub(r"(<!-- eval-table -->\n).*?(<!-- /eval-table -->)", lambda m: m[1] + table + "\n" + m[2],
+                      text, flags=re.S)  # fmt: skip
         readme.write_text(text, encoding="utf-8")
     for name, m in results.items():
         print(name, json.dumps({k: v for k, v in m.items() if k != "latency_s"}))

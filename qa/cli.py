@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,17 +138,61 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]|[^\x00-\x7f]")
+
+
+def inert(text: str) -> str:
+    """``text`` as it may reach a terminal: every control character but newline and tab,
+    every format character (bidi and zero-width controls) and every lone surrogate is
+    written as a visible ``\\uXXXX`` escape, so stored text can never drive the terminal.
+    Inside JSON strings the escape is the same value, so JSON output stays exact.
+
+    Example: ``inert("a\x1b[31mb") == "a\\u001b[31mb"``
+    """
+
+    def escape(match: re.Match) -> str:
+        ch = match.group()
+        if ch.isascii() or "\ud800" <= ch <= "\udfff" or unicodedata.category(ch) in ("Cc", "Cf"):
+            return f"\\u{ord(ch):04x}"
+        return ch
+
+    return _UNSAFE.sub(escape, text)
+
+
+class _InertOutput:
+    """A text stream that passes everything written through :func:`inert`."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(inert(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; return the exit code."""
+    """Run one command; return the exit code. What it prints cannot drive a terminal (:func:`inert`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _quiet_libraries()
+    stdout = sys.stdout
+    sys.stdout = _InertOutput(stdout)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = _settings(args)
         with Pipeline.from_settings(settings) as pipeline:
             return COMMANDS[args.command](pipeline, args)
     except QAError as exc:
-        print(f"qa: error: {exc}", file=sys.stderr)
+        print(inert(f"qa: error: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
@@ -154,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: never a traceback
         if Settings.from_env().debug:
             raise
-        print(f"qa: unexpected error: {type(exc).__name__}: {exc} (set QA_DEBUG=1 for details)", file=sys.stderr)
+        print(inert(f"qa: unexpected error: {type(exc).__name__}: {exc} (set QA_DEBUG=1 for details)"), file=sys.stderr)
         return 1
 
 
@@ -178,10 +224,10 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     for where, reason in report.failed:
-        print(f"failed: {where}: {reason}", file=sys.stderr)
+        print(inert(f"failed: {where}: {reason}"), file=sys.stderr)
     if not args.quiet:
         for name in report.replaced:
-            print(f"replaced: {name}", file=sys.stderr)
+            print(inert(f"replaced: {name}"), file=sys.stderr)
     print(f"{report.summary()} ({report.chunks} new chunks)")
     return InputError.exit_code if report.failed else 0
 

@@ -17,7 +17,7 @@ from datetime import date as Date
 from pathlib import Path
 
 from qa.errors import ArticleError
-from qa.text import fallback_title, is_aside, layout, word_count
+from qa.text import clean, fallback_title, is_aside, layout, word_count
 from qa.types import Article, Chunk, Span
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -49,14 +49,19 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[tuple[
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            base = path.resolve().parent
+            base_name = path.resolve().name
+            any_file = False
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
                 if any(part.startswith(".") for part in rel.parts):
                     continue
                 if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
-                    resolved = child.resolve()
-                    found.setdefault(resolved, SourceFile(resolved, str(resolved.relative_to(base))))
+                    # named as found in the folder; a symlink may point anywhere
+                    found.setdefault(child.resolve(), SourceFile(child.resolve(), str(Path(base_name) / rel)))
+                    any_file = True
+            if not any_file:
+                kinds = ", ".join(SUPPORTED_SUFFIXES)
+                problems.append((str(raw), f"no article files ({kinds}) in this folder"))
         elif path.is_file():
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 kinds = ", ".join(SUPPORTED_SUFFIXES)
@@ -93,7 +98,8 @@ def decode(data: bytes, *, max_bytes: int) -> str:
 
 def _control_ratio(text: str) -> float:
     sample = text[:65536]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t\f\v")
+    # escape sequences (ESC, BEL) are text with terminal codes in it, not binary; they are stripped later
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t\f\v\x1b\x07")
     return controls / len(sample)
 
 
@@ -109,8 +115,11 @@ def article_id(title: str, date: str | None, text: str) -> str:
 def make_article(text: str, *, source: str, key: str, title: str | None = None, date: str | None = None) -> Article:
     """Build an :class:`Article` from its stored text, finding its story sentences.
 
-    A title or date given here (from metadata) wins over what the text itself says.
+    A title or date given here (from metadata) wins over what the text itself says. Both
+    text and title are :func:`qa.text.clean` first: no control or format characters are stored.
     """
+    text = clean(text)
+    title = " ".join(clean(title).split()) or None if title is not None else None
     found = layout(text, title=title)
     if len(found.sentences) == len(found.asides):
         raise ArticleError("no story text found (only headings, captions or links)")
@@ -263,28 +272,41 @@ def parse_jsonl(text: str, *, name: str, key: str) -> tuple[list[Article], list[
             if not isinstance(record, dict):
                 raise ArticleError("not a JSON object")
             body = record.get("text")
-            if not isinstance(body, str) or not body.strip():
+            if body is None:
                 raise ArticleError("no 'text' field")
+            if not isinstance(body, str):
+                raise ArticleError(f"'text' is {_json_kind(body)}, not a string")
+            if not body.strip():
+                raise ArticleError("'text' is empty")
+            for field in ("title", "date", "url", "source"):
+                if record.get(field) is not None and not isinstance(record[field], str | int | float):
+                    raise ArticleError(f"'{field}' is {_json_kind(record[field])}, not a string")
             url = record.get("url")
             origin = record.get("source")
-            source = str(url or origin or where)
+            source = clean(str(url or origin or where))
             title = record.get("title")
             articles.append(
                 make_article(
                     body.replace("\r\n", "\n"),
                     source=source,
-                    key=str(url) if url else f"{key}#{number}",
-                    title=str(title).strip() if title else None,
-                    date=str(record["date"]) if record.get("date") else None,
+                    key=clean(str(url)) if url else f"{key}#{number}",
+                    title=str(title) if title is not None else None,
+                    date=clean(str(record["date"])) if record.get("date") else None,
                 )
             )
         except json.JSONDecodeError as exc:
             failures.append((where, f"not valid JSON ({exc.msg})"))
+        except RecursionError:
+            failures.append((where, "JSON nested too deeply"))
         except ArticleError as exc:
             failures.append((where, str(exc)))
     if not articles and not failures:
         failures.append((name, "empty file"))
     return articles, failures
+
+
+def _json_kind(value) -> str:
+    return {dict: "an object", list: "a list", bool: "true or false"}.get(type(value), "a number")
 
 
 def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[tuple[str, str]]]:
@@ -293,6 +315,9 @@ def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[
     Raises :class:`ArticleError` when the whole file is unreadable.
     """
     try:
+        size = file.path.stat().st_size
+        if size > max_bytes:  # refused before it is read
+            raise ArticleError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
         data = file.path.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from None
@@ -357,4 +382,6 @@ def iter_articles(
             articles, failures = read_file(file, max_bytes=max_bytes)
         except ArticleError as exc:
             articles, failures = [], [(file.name, str(exc))]
+        except (RecursionError, ValueError, UnicodeError) as exc:  # a file no reader foresaw: this file's problem only
+            articles, failures = [], [(file.name, f"cannot read ({type(exc).__name__}: {exc})"[:300])]
         yield file, articles, failures

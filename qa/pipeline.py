@@ -118,6 +118,8 @@ class Pipeline:
         report = IngestReport(failed=list(problems))
         if on_start:
             on_start(len(files))
+        if not files:  # nothing to read: say so without loading the embedding model
+            return report
         embedder = self.embedder
         with self.store.writing():
             self.store.recover()

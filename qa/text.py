@@ -7,6 +7,7 @@ sentence found here can later be cut out of the stored article exactly.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from qa.types import Span
@@ -155,6 +156,29 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 _ENCODED = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
+
+
+# Control characters (C0 and C1, apart from newline and tab) and lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]|[\ud800-\udfff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def clean(text: str) -> str:
+    """Text safe to store and index: no control characters but newline and tab (a form feed
+    or vertical tab becomes a newline), no format characters (Unicode category Cf: zero-width
+    and bidi controls, tag characters, soft hyphens), lone surrogates replaced by U+FFFD.
+
+    Example: ``clean("a\x1b]0;pwned\x07b\u200b\ud800") == "a]0;pwnedb\ufffd"``
+    """
+
+    def fix(match: re.Match) -> str:
+        ch = match.group()
+        if "\ud800" <= ch <= "\udfff":
+            return "\ufffd"
+        return "\n" if ch in "\f\v" else ""
+
+    text = _CONTROL.sub(fix, text)
+    return _NON_ASCII.sub(lambda m: "" if unicodedata.category(m.group()) == "Cf" else m.group(), text)
 
 
 def visible(text: str) -> str:

@@ -97,3 +97,27 @@ def test_an_unreadable_data_dir_is_one_line_exit_1(tmp_path) -> None:
     result = qa("list", data_dir=blocker)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_output_cannot_drive_the_terminal_and_json_stays_exact() -> None:
+    from qa.cli import inert
+
+    hostile = "Title\x1b]0;pwned\x07 \x1b[8mhidden\x9b2J\u202eevil\ud800 caf\u00e9\n\tok"
+    shown = inert(hostile)
+    assert not any(ord(ch) < 32 and ch not in "\n\t" or 0x7F <= ord(ch) <= 0x9F for ch in shown)
+    assert "\u202e" not in shown and "\\u001b]0;pwned" in shown and "caf\u00e9\n\tok" in shown
+    payload = {"title": hostile}
+    assert json.loads(inert(json.dumps(payload, ensure_ascii=False))) == payload
+
+
+def test_hostile_files_in_one_batch(tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "esc.txt").write_text("Evil \x1b]0;pwned\x07 title\n\nThe \x1b[31mred\x1b[0m text is here.\n")
+    (folder / "bulk.jsonl").write_text('{"text": "Fine article. It stays."}\n' + "[" * 100_000 + "\n")
+    result = qa("ingest", str(folder), "--quiet", data_dir=tmp_path / "data")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "failed: in/bulk.jsonl:2:" in result.stderr
+    assert result.stdout.startswith("added 2, unchanged 0, replaced 0, failed 1")
+    listed = qa("list", data_dir=tmp_path / "data").stdout
+    assert "\x1b" not in listed and "Evil ]0;pwned title" in listed

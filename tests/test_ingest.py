@@ -163,3 +163,62 @@ def test_chunk_ids_are_stable_across_runs() -> None:
     [first], _ = read(SEED_003)
     [second], _ = read(SEED_003)
     assert [c.id for c in chunk_article(first, max_words=80)] == [c.id for c in chunk_article(second, max_words=80)]
+
+
+# --- hostile and broken input --------------------------------------------------------------
+
+
+def test_one_bad_jsonl_line_never_sinks_the_others(tmp_path) -> None:
+    path = tmp_path / "bulk.jsonl"
+    lines = [
+        json.dumps({"text": "Alpha happened on Friday."}),
+        "[" * 200_000 + "]" * 200_000,  # deeper than the JSON parser recurses
+        '{"text": "A lone \\ud800 surrogate, as scraped. It is replaced."}',
+        json.dumps({"text": 123}),
+        json.dumps({"text": "Gamma happened.", "title": {"nested": "object"}}),
+        json.dumps({"text": "   "}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    articles, failures = read(path, name="bulk.jsonl")
+    assert [a.text for a in articles] == [
+        "Alpha happened on Friday.",
+        "A lone \ufffd surrogate, as scraped. It is replaced.",
+    ]
+    assert failures == [
+        ("bulk.jsonl:2", "JSON nested too deeply"),
+        ("bulk.jsonl:4", "'text' is a number, not a string"),
+        ("bulk.jsonl:5", "'title' is an object, not a string"),
+        ("bulk.jsonl:6", "'text' is empty"),
+    ]
+
+
+def test_control_and_format_characters_are_never_stored(tmp_path) -> None:
+    path = tmp_path / "esc.txt"
+    path.write_text("Evil \x1b]0;pwned\x07 title\n\nThe \x1b[31mred\x1b[0m text\u202e is here.\u200b Then\x85 more.\n")
+    [article], _ = read(path)
+    stored = article.title + article.text
+    assert not any(ord(ch) < 32 and ch not in "\n\t" or 0x7F <= ord(ch) <= 0x9F for ch in stored)
+    assert "\u202e" not in stored and "\u200b" not in stored
+    assert article.title == "Evil ]0;pwned title"
+    assert "The [31mred[0m text is here." in article.text
+
+
+def test_an_oversize_file_is_refused_before_it_is_read(tmp_path) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as f:  # a sparse 1 GB file: reading it would take 1 GB of memory
+        f.truncate(1_000_000_000)
+    with pytest.raises(ArticleError, match="1000.0 MB, over the 20 MB limit"):
+        read(path)
+
+
+def test_a_symlink_out_of_the_folder_and_an_empty_folder(tmp_path) -> None:
+    outside = tmp_path / "elsewhere" / "far.txt"
+    outside.parent.mkdir()
+    outside.write_text("Far\n\nAn article kept somewhere else. It is linked in.")
+    folder = tmp_path / "corpus" / "in"
+    folder.mkdir(parents=True)
+    (folder / "link.txt").symlink_to(outside)
+    (tmp_path / "empty").mkdir()
+    files, problems = discover([folder, tmp_path / "empty"])
+    assert [f.name for f in files] == ["in/link.txt"] and files[0].path == outside.resolve()
+    assert problems == [(str(tmp_path / "empty"), problems[0][1])] and "no article files" in problems[0][1]
