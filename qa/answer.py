@@ -64,8 +64,8 @@ def with_context(question: str, history: Sequence[str]) -> str:
     Only a question that leans on an earlier one (it says "they", "it", "there"... and names
     nothing itself) is changed; the articles still answer it, never the conversation.
 
-    Example: ``with_context("Why did they take it?", ["Which prison did the rebels take over?"])``
-    gives ``"Why did they take it? (prison rebels)"``
+    Example: ``with_context("Why did they close it?", ["Which bridge did the council shut?"])``
+    gives ``"Why did they close it? (bridge council shut)"``
     """
     if not history:
         return question

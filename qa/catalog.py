@@ -84,7 +84,7 @@ _STOPWORDS = frozenset(
 def keyword_query(text: str) -> str | None:
     """Turn free text into a safe FTS5 query: its distinct content words, OR-ed, quoted.
 
-    Example: ``keyword_query("Who freed Sednaya prison?") == '"freed" OR "sednaya" OR "prison"'``
+    Example: ``keyword_query("Who shut Leeds bridge?") == '"shut" OR "leeds" OR "bridge"'``
     """
     words = []
     for word in re.findall(r"\w+", text.lower()):

@@ -91,7 +91,7 @@ def _present(word: str, words: list[str]) -> bool:
 def support(sentence: str, cited: str) -> Verdict:
     """Check one sentence against the text of its cited passages (see the module docstring).
 
-    Example: ``support("Homs fell.", "Rebels took Homs. The city fell at night.").supported``
+    Example: ``support("Leeds flooded.", "Storms hit Leeds. The city flooded at night.").supported``
     """
     claim = Terms.of(sentence)
     source_tokens = tokens(cited)
@@ -134,8 +134,8 @@ def parse_cited(answer: str) -> list[tuple[str, tuple[int, ...]]]:
 
     A citation belongs to the sentence it ends (before or after the full stop).
 
-    Example: ``parse_cited("Homs fell [1]. Jordan shut a crossing. [2, 3]")``
-    gives ``[("Homs fell.", (1,)), ("Jordan shut a crossing.", (2, 3))]``
+    Example: ``parse_cited("Leeds flooded [1]. The mayor shut a bridge. [2, 3]")``
+    gives ``[("Leeds flooded.", (1,)), ("The mayor shut a bridge.", (2, 3))]``
     """
     from qa.text import split_sentences
 

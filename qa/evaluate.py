@@ -98,7 +98,7 @@ def normalise(text: str) -> str:
 def is_correct(answer: str, golds: Sequence[str]) -> bool:
     """A gold string occurs in the answer (both normalised), on word boundaries.
 
-    Example: ``is_correct("Rebels took Homs [1].", ["homs"]) is True``
+    Example: ``is_correct("Storms hit Leeds [1].", ["leeds"]) is True``
     """
     text = f" {normalise(answer)} "
     return any(f" {normalise(g)} " in text for g in golds if normalise(g))
@@ -149,7 +149,7 @@ def citation_scores(answer_text: str, cited: dict[int, str]) -> tuple[list[bool]
         answer_text: the answer with ``[n]`` markers.
         cited: passage number -> the text it cites.
 
-    Example: ``citation_scores("Homs fell. [1]", {1: "Homs fell at night."}) == ([True], [True])``
+    Example: ``citation_scores("Leeds flooded. [1]", {1: "Leeds flooded at night."}) == ([True], [True])``
     """
     recall, precision = [], []
     for sentence, numbers in parse_cited(answer_text):

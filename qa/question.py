@@ -41,7 +41,7 @@ _KINDS = (
 )
 _KIND_PATTERNS = [(kind, re.compile(pattern)) for kind, pattern in _KINDS]
 _ASKING = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b|\?|:\s*$|_{2,}|\btrue or false\b", re.I)
-# "Besides Lebanon, which country ...": what follows names what the answer is not.
+# "Besides Kenya, which country ...": what follows names what the answer is not.
 _EXCLUSION = re.compile(r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+([^,?;]+)", re.I)
 _HEAD = re.compile(r"\b(?:which|what)\s+(?:of\s+(?:the|these|those)\s+)?([a-z][a-z-]+)")
 _QUESTION_WORDS = frozenset(
@@ -96,7 +96,7 @@ class Question:
     head: str | None
     terms: tuple[str, ...]
     focus_terms: tuple[str, ...]
-    excluded: frozenset[str] = frozenset()  # lemmas the answer is not ("besides Lebanon")
+    excluded: frozenset[str] = frozenset()  # lemmas the answer is not ("besides Kenya")
 
     @classmethod
     def parse(cls, text: str) -> Question:
@@ -164,7 +164,7 @@ class AnswerSpan:
 
 def answer_spans(sentence: str, question: Question) -> list[AnswerSpan]:
     """Numbers, times and names in ``sentence`` that the question itself does not contain
-    (nor rules out: "besides Lebanon").
+    (nor rules out: "besides Kenya").
 
     Example: ``[s.text for s in answer_spans("Nikki Haley said on Tuesday she will run.",
     Question.parse("Who is running?"))] == ["Tuesday", "Nikki Haley"]``

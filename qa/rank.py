@@ -185,7 +185,7 @@ def _has(words: Sequence[str], term: str) -> bool:
 def _coverage(terms: Sequence[str], weights: dict[str, float], words: Sequence[str]) -> float:
     """Rarity-weighted share of ``terms`` found among ``words`` (as the same word, :func:`same_word`).
 
-    Example: ``_coverage(["rebels", "prison"], {"rebels": 1.0, "prison": 3.0}, ["prisons"]) == 0.75``
+    Example: ``_coverage(["council", "bridge"], {"council": 1.0, "bridge": 3.0}, ["bridges"]) == 0.75``
     """
     total = sum(weights[t] for t in terms)
     return sum(weights[t] for t in terms if _has(words, t)) / total if total else 0.0

@@ -79,7 +79,7 @@ def best_sentence(query: str, chunk: Chunk, text: str) -> Span:
 
     Ties go to the earlier sentence; with no shared word, the chunk's first sentence.
 
-    Example: ``best_sentence("prison", chunk, text)`` is the chunk's sentence naming a prison.
+    Example: ``best_sentence("bridge", chunk, text)`` is the chunk's sentence naming a bridge.
     """
     wanted = lemmas(query)
     best, best_score = chunk.sentences[0], 0

@@ -130,11 +130,11 @@ def summary_length(sentences: int) -> int:
 
 def salient_names(texts: Sequence[str]) -> list[dict[str, float]]:
     """For each sentence, the recurring names in it, with weights: a name the article mentions
-    at least twice weighs 1; an acronym introduced in that sentence ("Hayat Tahrir Al Sham
-    (HTS)") and used again weighs 3, as that is where the reader meets a key actor.
+    at least twice weighs 1; an acronym introduced in that sentence ("the United
+    Nations Children's Fund (UNICEF)") and used again weighs 3, as that is where the reader meets a key actor.
 
-    Example: ``salient_names(["HTS took Homs.", "Then HTS left.", "Rain fell in Oslo."])``
-    gives ``[{"HTS": 1.0}, {"HTS": 1.0}, {}]`` (Homs and Oslo appear once).
+    Example: ``salient_names(["UNICEF visited Leeds.", "Then UNICEF left.", "Rain fell in Oslo."])``
+    gives ``[{"UNICEF": 1.0}, {"UNICEF": 1.0}, {}]`` (Leeds and Oslo appear once).
     """
     per_sentence = [set(Terms.of(t).names) for t in texts]
     counts: dict[str, int] = {}

@@ -21,14 +21,15 @@ _ABBREVIATIONS = frozenset(
 )
 
 # A run of sentence-final punctuation, then an optional agency credit glued to it, as in
-# "Damascus.(AFP)", then closing quotes or brackets.
+# "Leeds.(AFP)", then closing quotes or brackets.
 _FINAL = re.compile(r"[.!?\u2026]+(?:\([^()\n]{1,60}\))?[\"'\u201d\u2019)\]]*")
 _OPENERS = "\"'\u201c\u2018([" + "\u00bf\u00a1"
 
-# A credit that marks a photo caption: "(AFP)", "(AP Photo/Hussein Malla)", "Photo: Reuters".
+# A credit that marks a photo caption (the large international wire and photo agencies, or the word
+# photo/picture/image): "(AFP)", "(AP Photo/Hussein Malla)", "Photo: Reuters".
 _AGENCIES = (
     r"AFP|Reuters|AP|Associated Press|Getty Images?|EPA(?:-EFE)?|Xinhua|Anadolu|PA(?: Media| Wire)?"
-    r"|Bloomberg|Shutterstock|Alamy|WireImage|Sipa|UPI|dpa|ANSA|TASS|SANA|AFPTV|Photo|Picture|Image|File|Handout"
+    r"|Bloomberg|Shutterstock|Alamy|WireImage|Sipa|UPI|dpa|ANSA|TASS|AFPTV|Photo|Picture|Image|File|Handout"
 )
 _CREDIT_END = re.compile(
     rf"(?:\((?:[^()]*\b(?:{_AGENCIES})\b[^()]*)\)"
@@ -137,7 +138,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
 def is_caption(sentence: str) -> bool:
     """True for a photo caption: a sentence that ends with an agency or photo credit.
 
-    Example: ``is_caption("People celebrate in Damascus.(AFP)") is True``
+    Example: ``is_caption("Fans celebrate in Leeds.(AFP)") is True``
     """
     return bool(_CREDIT_END.search(sentence))
 
@@ -234,7 +235,7 @@ def is_aside(sentence: str, *, title: str | None = None) -> bool:
     credit) other than the article's ``title``. Such lines may hold facts, so they stay
     searchable, in chunks of their own; answers and summaries prefer prose.
 
-    Example: ``is_aside("People celebrate in Damascus.(AFP)") and is_aside("The lightning offensive")``
+    Example: ``is_aside("Fans celebrate in Leeds.(AFP)") and is_aside("The morning after")``
     """
     if title is not None and _normalise(sentence) == _normalise(title):
         return False
