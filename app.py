@@ -185,7 +185,7 @@ def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Conversation", render_markdown=False, sanitize_html=True, height=420)
-                    question = gr.Textbox(label="Question", placeholder="Ask about the articles: who, what, when, where, how many...")
+                    question = gr.Textbox(label="Question", placeholder="Ask about the articles")
                     with gr.Row():
                         ask = gr.Button("Ask", variant="primary", elem_id="ask")
                         gr.ClearButton([chat, question], value="New conversation")

@@ -18,7 +18,6 @@ Run: ``.venv/bin/python bench/ablation_model.py`` (about 10 minutes once the sto
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -33,17 +32,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 import datasets  # noqa: E402
 
 from qa.answer import Answerer  # noqa: E402
-from qa.evaluate import is_correct  # noqa: E402
+from qa.evaluate import is_correct, overlaps_gold  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.question import Question  # noqa: E402
 from qa.retrieve import Filters  # noqa: E402
 
 SETS = ("rtqa23", "rtqa22")
 TOP = 3
-
-
-def short_right(short: str | None, golds: list[str]) -> bool:
-    return bool(short) and bool(golds) and (is_correct(short, golds) or any(is_correct(g, [short]) for g in golds))
 
 
 def measure(name: str) -> dict:
@@ -77,9 +72,9 @@ def measure(name: str) -> dict:
                 continue  # the short-answer comparison is over right sentences with spans to pick from
             repeated = Counter(s.key for c in ranked[:20] for s in c.spans if s.kind == asked.span_kind)
             picked = answerer.short_answer(asked, best)
-            out["short_model"].append(short_right(picked[0] if picked else None, golds))
-            out["short_first"].append(short_right(options[0].text, golds))
-            out["short_repeated"].append(short_right(max(options, key=lambda s: repeated[s.key]).text, golds))
+            out["short_model"].append(overlaps_gold(picked[0] if picked else None, golds))
+            out["short_first"].append(overlaps_gold(options[0].text, golds))
+            out["short_repeated"].append(overlaps_gold(max(options, key=lambda s: repeated[s.key]).text, golds))
     return {k: (float(np.mean(v)) if v else None, len(v)) for k, v in out.items() if k != "calls"} | {
         "call_p50_s": float(np.percentile(out["calls"], 50)) if out["calls"] else None
     }
@@ -89,7 +84,7 @@ def main() -> int:
     if not datasets.available():
         print(f"skipped: no corpora at {datasets.CORPORA}")
         return 0
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    commit = datasets.commit()
     results = {name: measure(name) for name in SETS}
 
     def cell(pair) -> str:
@@ -99,7 +94,7 @@ def main() -> int:
     lines = [
         "# What the language model adds (test split, default models)",
         "",
-        f"Commit `{commit.stdout.strip()}`; `.venv/bin/python bench/ablation_model.py`. The model is Gemma 3 270M"
+        f"Commit `{commit}`; `.venv/bin/python bench/ablation_model.py`. The model is Gemma 3 270M"
         " (base, Q4_K_M) in process.",
         "",
         "| set | answer sentence right: ranker alone | ranker's best 3 re-chosen by the model"

@@ -29,6 +29,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -65,6 +66,12 @@ class Dataset:
 
     def split(self, part: str) -> list[dict]:
         return [q for q in self.questions if q["split"] == part]
+
+
+def commit() -> str:
+    """The short hash of the commit the repository is at, for stamping figures."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    return done.stdout.strip()
 
 
 def available() -> bool:

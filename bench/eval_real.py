@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -87,8 +86,7 @@ def main() -> int:
     if not datasets.available():
         print(f"skipped: no corpora at {datasets.CORPORA}")
         return 0
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    commit = commit.stdout.strip()
+    commit = datasets.commit()
     args.out.mkdir(parents=True, exist_ok=True)
     results = {name: run(name, args.split, args.out, commit) for name in args.sets.split(",")}
     summary = ROOT / "bench" / "out" / f"eval-{args.split}.json"

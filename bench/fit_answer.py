@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,27 +137,17 @@ def main() -> int:
     kind, c = max(scores, key=lambda key: (scores[key], -C_GRID.index(key[1])))
     model = fit_model([r for r in rows if r["found"]], FEATURE_SETS[kind], c)
 
-    answered = []
+    answered, shorts = [], []
     for r in rows:
-        _, score, right = best_of(model, r)
+        best, score, right = best_of(model, r)
         answered.append((score, right))
-    threshold = lowest_threshold(answered, args.precision)
-
-    shorts = []
-    for r in rows:
-        best, score, _ = best_of(model, r)
         picked = r["answerer"].short_answer(r["asked"], best) if best is not None else None
-        if picked is None:
-            continue
-        golds = r["item"]["answers"]
-        right = bool(golds) and (
-            evaluate.is_correct(picked[0], golds) or any(evaluate.is_correct(g, [picked[0]]) for g in golds)
-        )
-        shorts.append((score * picked[1], right))
+        if picked is not None:
+            shorts.append((score * picked[1], evaluate.overlaps_gold(picked[0], r["item"]["answers"])))
+    threshold = lowest_threshold(answered, args.precision)
     short_threshold = lowest_threshold(shorts, SHORT_PRECISION)
 
     covered = [ok for s, ok in answered if s >= threshold]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     about = {
         "fitted_on": {name: "fit split (bench/datasets.py)" for name in FIT_SETS},
         "questions": len(rows),
@@ -170,7 +159,7 @@ def main() -> int:
         "fit_answered_share": round(len(covered) / len(answered), 4),
         "fit_answered_precision": round(sum(covered) / max(1, len(covered)), 4),
         "short_precision": SHORT_PRECISION,
-        "commit": commit.stdout.strip(),
+        "commit": datasets.commit(),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "command": "bench/fit_answer.py " + " ".join(sys.argv[1:]),
     }

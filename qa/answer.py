@@ -162,21 +162,18 @@ class Answerer:
             vector=vectors[0],
         )
         texts = self.store.catalog.texts({h.article.id for h in hits})
+        total, frequency = self.store.catalog.term_frequencies({*asked.terms, *asked.focus_terms})
         found = candidates(
             asked,
             hits,
             texts,
-            idf=self._idf,
+            idf=lambda term: math.log(1 + (total - frequency[term] + 0.5) / (frequency[term] + 0.5)),
             question_vectors=vectors,
             sentence_vectors=lambda where: self._sentence_vectors(hits, where),
         )
         return found, hits
 
     # --- features that need the store ----------------------------------------------------------
-
-    def _idf(self, term: str) -> float:
-        n, df = self.store.catalog.term_frequency(term)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def _sentence_vectors(self, hits: Sequence[Hit], sentences: Sequence[tuple[int, int, str]]) -> np.ndarray:
         """Embeddings of ``(hit index, sentence index, text)``: stored at ingest; computed here
@@ -194,10 +191,9 @@ class Answerer:
     # --- answers ---------------------------------------------------------------------------------
 
     def _extractive(self, asked, best: Candidate, hits, timings, note, short: str | None) -> Answer:
-        text = self.store.catalog.texts([best.article_id])[best.article_id]
-        spans = answer_sentences(best, asked, text)
+        spans = answer_sentences(best, asked, best.article_text)
         citations = tuple(
-            Citation.at(i, best.hit.article, span, text=text, chunk_id=best.hit.chunk.id)
+            Citation.at(i, best.hit.article, span, text=best.article_text, chunk_id=best.hit.chunk.id)
             for i, span in enumerate(spans, start=1)
         )
         body = " ".join(f"{c.sentence} [{c.number}]" for c in citations)
@@ -242,8 +238,7 @@ class Answerer:
         reason = decline_reason(asked, best, self.threshold)
         closest = None
         if best is not None:
-            text = self.store.catalog.texts([best.article_id])[best.article_id]
-            closest = Citation.at(1, best.hit.article, best.span, text=text, chunk_id=best.hit.chunk.id)
+            closest = Citation.at(1, best.hit.article, best.span, text=best.article_text, chunk_id=best.hit.chunk.id)
         return Answer(asked.text, f"{prompts.DECLINE} {reason}".strip(), False, "declined", (), tuple(hits), timings,
                       None, note, confidence=best.score if best else None, closest=closest)  # fmt: skip
 
@@ -282,7 +277,6 @@ class Answerer:
         return self._generated_answer(asked, kept, chosen, hits, timings, note)
 
     def _generated_answer(self, asked, kept, chosen, hits, timings, note) -> Answer:
-        texts = self.store.catalog.texts({c.article_id for c in chosen})
         numbering: dict[int, int] = {}
         citations: list[Citation] = []
         parts = []
@@ -293,9 +287,7 @@ class Answerer:
                     numbering[n] = len(numbering) + 1
                     c = chosen[n - 1]
                     citations.append(
-                        Citation.at(
-                            numbering[n], c.hit.article, c.span, text=texts[c.article_id], chunk_id=c.hit.chunk.id
-                        )
+                        Citation.at(numbering[n], c.hit.article, c.span, text=c.article_text, chunk_id=c.hit.chunk.id)
                     )
                 marks.append(f"[{numbering[n]}]")
             parts.append(f"{sentence} {''.join(marks)}")

@@ -316,14 +316,17 @@ class Catalog:
         )
         return [r[0] for r in rows]
 
-    def term_frequency(self, word: str) -> tuple[int, int]:
-        """``(chunks in the index, chunks containing word)``, for rarity weights."""
+    def term_frequencies(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
+        """``(chunks in the index, {word: chunks containing it})``, for rarity weights."""
         from qa.words import porter
 
-        term = porter(re.sub(r"['\u2019]s?$", "", word.lower()))
         total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
-        return total, row[0] if row else 0
+        found = {}
+        for word in words:
+            term = porter(re.sub(r"['\u2019]s?$", "", word.lower()))
+            row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
+            found[word] = row[0] if row else 0
+        return total, found
 
     def keyword_search(
         self,

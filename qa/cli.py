@@ -10,9 +10,7 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
-import unicodedata
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from qa.errors import InputError, QAError
 from qa.pipeline import Pipeline
 from qa.settings import Settings
+from qa.text import replace_unsafe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,25 +137,15 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]|[^\x00-\x7f]")
-
-
 def inert(text: str) -> str:
-    """``text`` as it may reach a terminal: every control character but newline and tab,
-    every format character (bidi and zero-width controls) and every lone surrogate is
-    written as a visible ``\\uXXXX`` escape, so stored text can never drive the terminal.
-    Inside JSON strings the escape is the same value, so JSON output stays exact.
+    """``text`` as it may reach a terminal: every :func:`qa.text.unsafe` character (a control
+    character but newline and tab, a format character, a lone surrogate) is written as a
+    visible ``\\uXXXX`` escape, so stored text can never drive the terminal. Inside JSON
+    strings the escape is the same value, so JSON output stays exact.
 
     Example: ``inert("a\x1b[31mb") == "a\\u001b[31mb"``
     """
-
-    def escape(match: re.Match) -> str:
-        ch = match.group()
-        if ch.isascii() or "\ud800" <= ch <= "\udfff" or unicodedata.category(ch) in ("Cc", "Cf"):
-            return f"\\u{ord(ch):04x}"
-        return ch
-
-    return _UNSAFE.sub(escape, text)
+    return replace_unsafe(text, lambda ch: f"\\u{ord(ch):04x}")
 
 
 class _InertOutput:
@@ -263,8 +252,9 @@ def _ask(pipeline: Pipeline, args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     if answer.short_answer:
-        bold = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
-        print(f"{bold[0]}{answer.short_answer}{bold[1]}\n")
+        raw = getattr(sys.stdout, "stream", sys.stdout)  # past the inert filter: the bold is ours
+        bold = ("\033[1m", "\033[0m") if raw.isatty() else ("", "")
+        raw.write(f"{bold[0]}{inert(answer.short_answer)}{bold[1]}\n\n")
     print(answer.text)
     if answer.note:
         print(f"\nnote: {answer.note}")

@@ -104,6 +104,14 @@ def is_correct(answer: str, golds: Sequence[str]) -> bool:
     return any(f" {normalise(g)} " in text for g in golds if normalise(g))
 
 
+def overlaps_gold(short: str | None, golds: Sequence[str]) -> bool:
+    """A short answer that contains a gold answer or is contained in one (both normalised).
+
+    Example: ``overlaps_gold("Ford", ["Ford Motor"]) and not overlaps_gold("Tuesday", ["Ford"])``
+    """
+    return bool(short) and any(is_correct(short, [g]) or is_correct(g, [short]) for g in golds)
+
+
 def exact_match(short: str, golds: Sequence[str]) -> bool:
     """SQuAD exact match: equal after normalisation.
 

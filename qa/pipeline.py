@@ -12,6 +12,7 @@ from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError
 from qa.ingest import chunk_article, discover, iter_articles
 from qa.llm import LLM, LlamaCppLLM, OpenAIServerLLM, resolve_model
+from qa.rank import Ranker
 from qa.retrieve import Filters, check_query, hybrid_search
 from qa.settings import Settings
 from qa.store import Store, connect_chroma
@@ -47,6 +48,7 @@ class Pipeline:
         self._embedder_factory = embedder_factory
         self._llm = llm
         self._llm_factory = llm_factory
+        self._ranker: Ranker | None = None
 
     @classmethod
     def from_settings(
@@ -211,7 +213,10 @@ class Pipeline:
         )
 
     def answerer(self) -> Answerer:
-        return Answerer(store=self.store, embedder=self.embedder, llm=self.llm, settings=self.settings)
+        if self._ranker is None:
+            self._ranker = Ranker.load()
+        return Answerer(store=self.store, embedder=self.embedder, llm=self.llm, settings=self.settings,
+                        ranker=self._ranker)  # fmt: skip
 
     def ask(self, question: str, **filters) -> Answer:
         """A checked, cited answer to ``question``, or a plain refusal."""

@@ -67,6 +67,7 @@ class Candidate:
     span: Span
     text: str
     spans: list[AnswerSpan]
+    article_text: str = field(repr=False)  # the whole stored text of its article, for citing
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0  # probability that the sentence holds the answer
 
@@ -146,7 +147,7 @@ def candidates(
                 "early": float(hit.chunk.index <= 1),
                 "words": math.log(max(1, len(sentence.split()))),
             }
-            found.append(Candidate(hit, span, sentence, spans, features))
+            found.append(Candidate(hit, span, sentence, spans, text, features))
             where.append((rank, i, sentence))
     if found:
         similarity = sentence_vectors(where) @ np.asarray(question_vectors, dtype=np.float32).T

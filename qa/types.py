@@ -25,8 +25,8 @@ class Article:
     """One news article as stored: its text and the spans of its indexed sentences.
 
     ``sentences`` lists what is indexed: the headline, the body, and the lines beside the
-    story that hold facts (photo captions, subheadings, cross-links), which answers and
-    summaries rank below the story's own prose. Date lines and text addressed to a machine
+    story that hold facts (photo captions, cross-links), which answers and summaries rank
+    below the story's own prose. Date lines, subheadings and text addressed to a machine
     stay in ``text`` (so the reader sees the article whole) but are never indexed.
     """
 
