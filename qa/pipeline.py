@@ -165,10 +165,9 @@ class Pipeline:
     def _flush(self, batch: _Batch, report: IngestReport) -> None:
         """Embed the batch's sentences and write everything.
 
-        Each sentence is embedded once; a chunk's vector is the normalised mean of its
-        sentences' vectors (measured as good for retrieval as embedding the chunk's text on
-        RealTime QA 2023, and it halves the encoder's work), and the sentence vectors are
-        kept for ranking answer sentences.
+        Each sentence is embedded once: a chunk's vector is the normalised mean of its
+        sentences' vectors, and the sentence vectors are kept for ranking answer sentences,
+        so answering embeds nothing but the question.
         """
         if not batch.links:
             return
