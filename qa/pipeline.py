@@ -167,7 +167,7 @@ class Pipeline:
 
         Each sentence is embedded once: a chunk's vector is the normalised mean of its
         sentences' vectors, and the sentence vectors are kept for ranking answer sentences,
-        so answering embeds nothing but the question.
+        so answering embeds only the question (and its asking clause).
         """
         if not batch.links:
             return
