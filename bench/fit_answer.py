@@ -53,11 +53,12 @@ FEATURE_SETS = {
 }  # fmt: skip
 
 
-def collect(name: str, part: str, *, with_model: bool) -> list[dict]:
-    """Candidates with features and labels for each question of one split of a set."""
+def collect(name: str, part: str, *, with_model: bool, chunks: int | None = None) -> list[dict]:
+    """Candidates with features and labels for each question of one split of a set
+    (from ``chunks`` retrieved chunks; the default setting when None)."""
     from tqdm import tqdm
 
-    settings = datasets.settings_for(name)
+    settings = datasets.settings_for(name, **({"answer_chunks": chunks} if chunks else {}))
     blank = Ranker(Model(tuple(FEATURES), (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), (0.0,) * len(FEATURES),
                          0.0), 0.0, {}, {})  # fmt: skip
     out = []
