@@ -77,7 +77,8 @@ _PATTERNS = [
               rf"(?:\s+(?!(?i:and|but|as|when|while)\b)[\w'\u2019-]+){{0,3}}"
               rf"|\b(?i:the\s+(?:next|following|previous|same)\s+(?:day|night|week|month|year|morning|evening)\b)"
               rf"|\b(?i:(?:earlier|later)\s+that\s+(?:day|night|week|month|year|morning|evening)\b)"
-              rf"|\b(?i:that\s+(?:day|night|morning|evening)\b)"),  # fmt: skip
+              rf"|\b(?i:that\s+(?:day|night|morning|evening)\b)"
+              rf"|\b(?i:(?:since|by|until|before)\s+then)\b"),  # fmt: skip
     ("span", rf"\b(?:between|from)\s+{_YEAR}\s+(?:and|to|until)\s+{_YEAR}\b"),
     ("since", rf"\bsince\s+(?:(?:early|late|mid)[\s-]+)?(?:{_DATE}|(?:{_MONTH}\s+)?{_YEAR})\b"),
     ("decade", r"\b(?:the\s+)?(?:(?:early|mid|late)[\s-]+)?(?:19|20)\d0s\b"),
@@ -93,12 +94,19 @@ _PATTERNS = [
     ("relative", rf"\b(?:today|yesterday|tomorrow|tonight|last\s+night|this\s+{_PART}"
                  rf"|(?:(?:earlier|later)\s+)?(?:this|last|next)\s+(?:week|month|year|weekend)"
                  rf"|{_NUM}\s+(?:days?|weeks?|months?|years?|decades?)\s+ago)\b"),  # fmt: skip
-    ("month", r"(?:\b(?:early|late|mid)[\s-]+|(?<=\bin\s)|(?<=\bby\s)|(?<=\buntil\s))"
-              r"(?-i:January|February|March|April|May|June|July|August|September|October|November|December)\b"),
+    ("month", r"(?:\b(?:early|late|mid)[\s-]+)?\b(?-i:January|February|March|April|June|July|August|September|October"
+              r"|November|December)\b|(?:\b(?:early|late|mid)[\s-]+|(?<=\bin\s)|(?<=\bby\s)|(?<=\buntil\s))(?-i:May)\b"),
     ("year", rf"(?:\b(?:early|late|mid)[\s-]+)?(?<![$\u00a3\u20ac\d.,-]){_YEAR}\b"
              r"(?![-\u2013%]|\s?(?:percent|km|miles?)\b)"),
 ]  # fmt: skip
 _FINDER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS), re.IGNORECASE)
+# Words that put a clause in the future ("will vote on Monday", "is scheduled for Saturday"),
+# looked for among the FUTURE_WINDOW words before the expression in its clause.
+_FUTURE = re.compile(
+    r"\b(?:will|would|shall|'ll|scheduled|expected|due|set\s+to|plans?\s+to|planned|going\s+to|upcoming)\b",
+    re.IGNORECASE,
+)
+FUTURE_WINDOW = 8
 _MODIFIER = re.compile(r"^(?:(?:early|late|mid|earlier|later)[\s-]+(?:on\s+)?|since\s+|the\s+)", re.IGNORECASE)
 _PART_WORD = re.compile(rf"\s+{_PART}$")
 
@@ -137,22 +145,22 @@ def parse_date(value: str | None) -> dt.date | None:
 
 
 @lru_cache(maxsize=64)
-def _parser(base: dt.date):
+def _parser(base: dt.date, prefer: str = "past"):
     from dateparser.date import DateDataParser
 
     settings = {
         "RELATIVE_BASE": dt.datetime(base.year, base.month, base.day),
-        "PREFER_DATES_FROM": "past",
+        "PREFER_DATES_FROM": prefer,
         "RETURN_TIME_AS_PERIOD": True,
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
     return DateDataParser(languages=["en"], settings=settings)
 
 
-def _library(text: str, base: dt.date) -> tuple[dt.date, str] | None:
+def _library(text: str, base: dt.date, prefer: str = "past") -> tuple[dt.date, str] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        data = _parser(base).get_date_data(text)
+        data = _parser(base, prefer).get_date_data(text)
     if data is None or data.date_obj is None:
         return None
     return data.date_obj.date(), data.period or "day"
@@ -191,12 +199,16 @@ def _unresolved(text: str, start: int, end: int, note: str) -> TimeExpression:
 
 
 def resolve(
-    text: str, kind: str, published: dt.date | None, *, start: int = 0, end: int | None = None
+    text: str, kind: str, published: dt.date | None, *, start: int = 0, end: int | None = None, future: bool = False
 ) -> TimeExpression:
     """Resolve one expression found by :func:`find` (``kind`` is its pattern's name).
 
+    ``future``: the clause speaks of what is to come ("will meet on Monday"), so a weekday or a
+    date without a year is the next one rather than the last.
+
     Example: ``resolve("last week", "relative", dt.date(2024, 12, 8)).value == "2024-11-25/2024-12-01"``
     """
+    prefer = "future" if future else "past"
     end = start + len(text) if end is None else end
     words = " ".join(text.split())
     if kind == "event":
@@ -242,27 +254,29 @@ def resolve(
         close = str(published) if published else ".."
         return TimeExpression(text, start, end, f"{begin}/{close}", "period", begin, close if published else None)
     if published is None:
-        a, b = (_resolve_core(core, kind, probe) for probe in _PROBES)
+        a, b = (_resolve_core(core, kind, probe, prefer) for probe in _PROBES)
         if a is None or b is None or _shaped(text, start, end, *a, None) != _shaped(text, start, end, *b, None):
             return _unresolved(text, start, end, NO_DATE)
-    got = _resolve_core(core, kind, published or _PROBES[0])
+    got = _resolve_core(core, kind, published or _PROBES[0], prefer)
     if got is None:
         return _unresolved(text, start, end, "not understood by the date parser")
     return _shaped(text, start, end, *got, note)
 
 
-def _resolve_core(core: str, kind: str, base: dt.date) -> tuple[dt.date, str] | None:
+def _resolve_core(core: str, kind: str, base: dt.date, prefer: str = "past") -> tuple[dt.date, str] | None:
     if kind == "weekday":
         bare = _PART_WORD.sub("", core)
         if not re.match(r"(?:last|this|next)\s", bare):
-            # the latest such day on or before the base: dateparser would skip the base itself
-            got = _library(bare, base + dt.timedelta(days=1))
+            # the latest such day on or before the base (the first on or after it, when the clause
+            # speaks of the future): dateparser would skip the base itself
+            step = dt.timedelta(days=1 if prefer == "past" else -1)
+            got = _library(bare, base + step, prefer)
             return (got[0], "day") if got else None
         core = bare
     if kind == "month":
-        got = _library(core, base)
+        got = _library(core, base, prefer)
         return (got[0], "month") if got else None
-    return _library(core, base)
+    return _library(core, base, prefer)
 
 
 def find(sentence: str, published: dt.date | None, *, offset: int = 0) -> list[TimeExpression]:
@@ -274,7 +288,10 @@ def find(sentence: str, published: dt.date | None, *, offset: int = 0) -> list[T
     for m in _FINDER.finditer(sentence):
         kind = m.lastgroup
         text = m.group().rstrip(" ,")
-        out.append(resolve(text, kind, published, start=offset + m.start(), end=offset + m.start() + len(text)))
+        clause = re.split(r"[.;:!?\u2014]", sentence[: m.start()])[-1]
+        future = _FUTURE.search(" ".join(clause.split()[-FUTURE_WINDOW:])) is not None
+        start = offset + m.start()
+        out.append(resolve(text, kind, published, start=start, end=start + len(text), future=future))
     return out
 
 
