@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--article", action="append", metavar="ID", help="only this article (repeatable)")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only events dated on or after (not the articles' dates)")
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only events dated on or before")
-    p.add_argument("--query", metavar="TEXT", help="only the sentences of the passages this query retrieves")
+    p.add_argument("--query", metavar="TEXT", help="only the passages qa search finds for TEXT (QA_K of them)")
     shape = p.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="print JSON")
     shape.add_argument("--md", action="store_true", help="print Markdown")

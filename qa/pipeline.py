@@ -270,7 +270,7 @@ class Pipeline:
 
         Args:
             article_ids: only these articles (all when None).
-            query: only the sentences of the chunks this query retrieves (as ``qa ask`` would).
+            query: only the sentences of the passages ``qa search`` finds for this query (``QA_K`` of them).
             since, until: only events whose dates overlap this range (``YYYY-MM-DD``), not the
                 articles' publication dates.
         """
@@ -279,7 +279,7 @@ class Pipeline:
         ids = [self.store.resolve(a).id for a in article_ids] if article_ids else None
         spans: dict[str, list] | None = None
         if query is not None:
-            hits = self.search(query, k=self.settings.answer_chunks, article_ids=ids)
+            hits = self.search(query, article_ids=ids)  # the passages qa search shows (QA_K)
             spans = {}
             for hit in hits:
                 spans.setdefault(hit.article.id, []).extend(hit.chunk.sentences)

@@ -73,8 +73,8 @@ _DATE = (
 # Alternatives in order of preference; the group name says how the match is resolved.
 _PATTERNS = [
     ("event", rf"\b(?i:{_NUM}\s+{_UNIT}|the\s+{_UNIT}|shortly|soon|just|hours|days|weeks)"
-              rf"\s+(?i:before|after|later|earlier)"
-              rf"(?:\s+(?!(?i:and|but|as|when|while)\b)[\w'\u2019-]+){{0,3}}"
+              rf"\s+(?:(?i:later|earlier)\b|(?i:before|after)"
+              rf"(?:\s+(?!(?i:and|but|as|when|while)\b)[\w'\u2019-]+){{0,3}})"
               rf"|\b(?i:the\s+(?:next|following|previous|same)\s+(?:day|night|week|month|year|morning|evening)\b)"
               rf"|\b(?i:(?:earlier|later)\s+that\s+(?:day|night|week|month|year|morning|evening)\b)"
               rf"|\b(?i:that\s+(?:day|night|morning|evening)\b)"
