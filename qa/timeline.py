@@ -14,6 +14,8 @@ them because dateparser's ``search_dates`` both invents dates from ordinary word
 - a weekday named alone ("on Sunday") is the latest such day *on or before* the publication
   date, as news writes it; dateparser skips the publication day itself, so weekdays are
   resolved from the day after;
+- a clause that speaks of the future ("will", "would", "is scheduled" among the
+  :data:`FUTURE_WINDOW` words before the expression) takes the next date, not the last;
 - decades ("the 1990s") and "since X" / "between X and Y" are periods built from the years
   the library resolves;
 - "in recent weeks", "in the past few years": approximate, ending at the publication date;
@@ -436,7 +438,7 @@ def agree(a: TimeExpression, b: TimeExpression) -> bool:
     """Whether two resolved expressions give the same date: equal, or the same period where one
     source, having no date, leaves its end open.
 
-    Example: ``agree(since_2018_dated, since_2018_undated)``: both start on 2018-01-01.
+    Example: ``agree(resolve("since 2018", "since", date(2024, 12, 8)), resolve("since 2018", "since", None))``
     """
     if a.value is None or b.value is None:
         return False
