@@ -40,7 +40,7 @@ import datetime as dt
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -53,6 +53,7 @@ from qa.types import Article, Citation, Span
 SAME_EVENT = 0.75  # sentence cosine above which two sentences report the same event
 RELATED = 0.5  # cosine above which shared names are enough to call it the same event
 SHARED_NAMES = 2
+BLOCK = 1024  # sentences compared per matrix product, to bound memory
 NO_DATE = "relative to the publication date, and the article has no date"
 PRECISIONS = ("day", "month", "year", "period", "approximate", "unresolved")
 
@@ -102,6 +103,12 @@ _PATTERNS = [
              r"(?![-\u2013%]|\s?(?:percent|km|miles?)\b)"),
 ]  # fmt: skip
 _FINDER = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS), re.IGNORECASE)
+# Every expression the pattern finds holds one of these (a cheap test before the long pattern).
+_HINT = re.compile(
+    r"\d|day|night|week|month|year|decade|ago|recent|then|later|earlier|before|after|tonight|tomorrow|morning"
+    r"|evening|spring|summer|fall|autumn|winter|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec",
+    re.IGNORECASE,
+)
 # Words that put a clause in the future ("will vote on Monday", "is scheduled for Saturday"),
 # looked for among the FUTURE_WINDOW words before the expression in its clause.
 _FUTURE = re.compile(
@@ -286,15 +293,23 @@ def find(sentence: str, published: dt.date | None, *, offset: int = 0) -> list[T
 
     Example: ``[e.value for e in find("Rebels took the city on Sunday.", dt.date(2024, 12, 8))] == ["2024-12-08"]``
     """
-    out = []
+    out: list[TimeExpression] = []
+    if not _HINT.search(sentence):  # most sentences hold no time word: skip the long pattern
+        return out
     for m in _FINDER.finditer(sentence):
         kind = m.lastgroup
         text = m.group().rstrip(" ,")
         clause = re.split(r"[.;:!?\u2014]", sentence[: m.start()])[-1]
         future = _FUTURE.search(" ".join(clause.split()[-FUTURE_WINDOW:])) is not None
         start = offset + m.start()
-        out.append(resolve(text, kind, published, start=start, end=start + len(text), future=future))
+        out.append(replace(_resolved(text, kind, published, future), start=start, end=start + len(text)))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _resolved(text: str, kind: str, published: dt.date | None, future: bool) -> TimeExpression:
+    """:func:`resolve`, remembered: a collection repeats "Monday" and "last year" on the same dates."""
+    return resolve(text, kind, published, future=future)
 
 
 # --- the timeline ------------------------------------------------------------------------------
@@ -517,27 +532,32 @@ def _group(
         return i
 
     keys = [(m.citation.article_id, m.citation.start) for m in mentions]
+    sentences = list(dict.fromkeys(keys))  # compare each sentence once, however many expressions it holds
+    members: dict[tuple[str, int], list[int]] = {}
+    for i, key in enumerate(keys):
+        members.setdefault(key, []).append(i)
     dim = next((len(v) for v in vectors.values()), 1)
-    matrix = np.array([vectors.get(k, np.zeros(dim)) for k in keys], dtype=np.float32).reshape(len(keys), dim)
-    owners = [m.citation.article_id for m in mentions]
-    for i in range(len(mentions)):
-        if i + 1 >= len(mentions):
-            break
-        similar = matrix[i + 1 :] @ matrix[i]
-        for offset in np.nonzero(similar >= RELATED)[0]:
-            j = i + 1 + int(offset)
-            if owners[i] == owners[j]:
+    matrix = np.array([vectors.get(k, np.zeros(dim)) for k in sentences], dtype=np.float32).reshape(-1, dim)
+    owners = np.array([k[0] for k in sentences])
+    for low in range(0, len(sentences), BLOCK):
+        similar = matrix[low : low + BLOCK] @ matrix.T
+        rows, cols = np.nonzero(similar >= RELATED)
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+            p, q = low + r, c
+            if q <= p or owners[p] == owners[q]:
                 continue
-            a, b = mentions[i].expression, mentions[j].expression
-            close = similar[offset] >= SAME_EVENT
-            if not (close or len(names[i] & names[j]) >= SHARED_NAMES):
-                continue
-            if agree(a, b):
-                parent[root(i)] = root(j)
-            elif close and (a.value is None) != (b.value is None) and _undated(a, b):
-                parent[root(i)] = root(j)  # the same report from an undated source: cited, not placed
-            elif close and a.value and b.value and not _overlap(a, b):
-                parent[root(i)] = root(j)  # the same report with another date: shown side by side
+            close = bool(similar[r, c] >= SAME_EVENT)
+            for i in members[sentences[p]]:
+                for j in members[sentences[q]]:
+                    if not (close or len(names[i] & names[j]) >= SHARED_NAMES):
+                        continue
+                    a, b = mentions[i].expression, mentions[j].expression
+                    if agree(a, b):
+                        parent[root(i)] = root(j)
+                    elif close and (a.value is None) != (b.value is None) and _undated(a, b):
+                        parent[root(i)] = root(j)  # the same report from an undated source: cited, not placed
+                    elif close and a.value and b.value and not _overlap(a, b):
+                        parent[root(i)] = root(j)  # the same report with another date: shown side by side
     groups: dict[int, list[Mention]] = {}
     for i in range(len(mentions)):
         groups.setdefault(root(i), []).append(mentions[i])
