@@ -94,7 +94,7 @@ _PATTERNS = [
              r"|twelve|24|48)\s+)?(?:hours|days|weeks|months|years|decade|week|month|year|day)\b"),  # fmt: skip
     ("date", rf"(?:\b(?:early|late|mid)[\s-]+)?{_DATE}"),
     ("weekday", rf"(?:\b(?:early|late)\s+(?:on\s+)?)?(?:\b(?:last|this|next)\s+)?{_WEEKDAY}(?:\s+{_PART})?"),
-    ("relative", rf"\b(?:today|yesterday|tomorrow|tonight|last\s+night|this\s+{_PART}"
+    ("relative", rf"\b(?:(?-i:today|Today(?<=^Today))|yesterday|tomorrow|tonight|last\s+night|this\s+{_PART}"
                  rf"|(?:(?:earlier|later)\s+)?(?:this|last|next)\s+(?:week|month|year|weekend)"
                  rf"|{_NUM}\s+(?:days?|weeks?|months?|years?|decades?)\s+ago)\b"),  # fmt: skip
     ("month", r"(?:\b(?:early|late|mid)[\s-]+)?\b(?-i:January|February|March|April|June|July|August|September|October"
@@ -116,6 +116,9 @@ _FUTURE = re.compile(
     re.IGNORECASE,
 )
 FUTURE_WINDOW = 8
+# ... and only for a time adverbial ("close on Monday", "scheduled for Saturday"), not for a
+# date that names something ("would pardon Jan. 6 defendants").
+_ADVERBIAL = re.compile(r"^(?:on|for|by|until|till|in|before|after|from|through|next|this)$", re.IGNORECASE)
 _MODIFIER = re.compile(r"^(?:(?:early|late|mid|earlier|later)[\s-]+(?:on\s+)?|since\s+|the\s+)", re.IGNORECASE)
 _PART_WORD = re.compile(rf"\s+{_PART}$")
 
@@ -300,7 +303,8 @@ def find(sentence: str, published: dt.date | None, *, offset: int = 0) -> list[T
         kind = m.lastgroup
         text = m.group().rstrip(" ,")
         clause = re.split(r"[.;:!?\u2014]", sentence[: m.start()])[-1]
-        future = _FUTURE.search(" ".join(clause.split()[-FUTURE_WINDOW:])) is not None
+        words = clause.split()[-FUTURE_WINDOW:]
+        future = _FUTURE.search(" ".join(words)) is not None and _ADVERBIAL.search(" ".join(words[-1:])) is not None
         start = offset + m.start()
         out.append(replace(_resolved(text, kind, published, future), start=start, end=start + len(text)))
     return out
@@ -539,6 +543,9 @@ def _group(
     dim = next((len(v) for v in vectors.values()), 1)
     matrix = np.array([vectors.get(k, np.zeros(dim)) for k in sentences], dtype=np.float32).reshape(-1, dim)
     owners = np.array([k[0] for k in sentences])
+    dated = {key: sum(mentions[i].expression.value is not None for i in ids) for key, ids in members.items()}
+    differing: list[tuple[float, int, int]] = []  # the same report, dates that do not overlap
+    undated: list[tuple[float, int, int]] = []  # the same report, one source without a date
     for low in range(0, len(sentences), BLOCK):
         similar = matrix[low : low + BLOCK] @ matrix.T
         rows, cols = np.nonzero(similar >= RELATED)
@@ -546,7 +553,8 @@ def _group(
             p, q = low + r, c
             if q <= p or owners[p] == owners[q]:
                 continue
-            close = bool(similar[r, c] >= SAME_EVENT)
+            score = float(similar[r, c])
+            close = score >= SAME_EVENT
             for i in members[sentences[p]]:
                 for j in members[sentences[q]]:
                     if not (close or len(names[i] & names[j]) >= SHARED_NAMES):
@@ -555,9 +563,22 @@ def _group(
                     if agree(a, b):
                         parent[root(i)] = root(j)
                     elif close and (a.value is None) != (b.value is None) and _undated(a, b):
-                        parent[root(i)] = root(j)  # the same report from an undated source: cited, not placed
+                        undated.append((score, *((i, j) if a.value is None else (j, i))))
                     elif close and a.value and b.value and not _overlap(a, b):
-                        parent[root(i)] = root(j)  # the same report with another date: shown side by side
+                        # only when each sentence gives one date: else which date is the event's?
+                        if dated[sentences[p]] == 1 and dated[sentences[q]] == 1:
+                            differing.append((score, i, j))
+    paired: set[int] = set()  # clusters already set beside another: no chains of differing dates
+    for _, i, j in sorted(differing, reverse=True):
+        ri, rj = root(i), root(j)
+        if ri != rj and ri not in paired and rj not in paired:
+            parent[ri] = rj
+            paired.update((ri, rj))
+    attached: set[int] = set()  # an undated mention joins its closest entry only
+    for _, i, j in sorted(undated, reverse=True):
+        if i not in attached:  # an unresolved mention agrees with none: it is alone until here
+            parent[i] = root(j)
+            attached.add(i)
     groups: dict[int, list[Mention]] = {}
     for i in range(len(mentions)):
         groups.setdefault(root(i), []).append(mentions[i])

@@ -45,6 +45,8 @@ HELDOUT_FLOOR = 0.75  # measured 0.85 on the held-out part (README "Timeline"); 
         ("The council voted on Tuesday.", SUNDAY, [("Tuesday", "2024-12-03", "day")]),
         ("Prices fell in the 1990s.", SUNDAY, [("the 1990s", "1990/1999", "period")]),
         ("They may march and rule for a five decade old dynasty of 23-year terms.", SUNDAY, []),
+        ("She told the Today show and USA TODAY on Monday.", SUNDAY, [("Monday", "2024-12-02", "day")]),  # names
+        ("He said he would pardon Jan. 6 defendants.", SUNDAY, [("Jan. 6", "2024-01-06", "day")]),  # no adverbial
     ],
 )  # fmt: skip
 def test_find_and_resolve(sentence, published, expected) -> None:
@@ -156,3 +158,20 @@ def test_the_cli_prints_text_json_and_markdown(tmp_path) -> None:
         bad = qa("timeline", *args)
         assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_differing_dates_pair_up_and_never_chain() -> None:
+    articles = [_article(x, "2024-12-09", f"The bridge closed on {day}.")
+                for x, day in (("a", "Saturday"), ("b", "Sunday"), ("c", "Friday"))]  # fmt: skip
+    vectors = _vectors(articles, {"bridge": [1, 0]})
+    timeline = build_timeline(articles, vectors=vectors, chunk_of={})
+    assert sorted(len(e.dates) for e in timeline.entries) == [1, 2]  # one pair side by side, the third alone
+
+
+def test_an_undated_source_is_cited_in_the_entry_without_a_date() -> None:
+    dated = _article("a", "2024-12-08", "The bridge closed early Sunday.")
+    undated = _article("b", None, "The bridge closed early Sunday.")
+    vectors = _vectors([dated, undated], {"bridge": [1, 0]})
+    [entry] = build_timeline([dated, undated], vectors=vectors, chunk_of={}).entries
+    assert entry.dates == ["2024-12-08"] and not entry.dates_differ
+    assert [m.expression.value for m in entry.mentions] == ["2024-12-08", None]
