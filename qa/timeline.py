@@ -392,7 +392,7 @@ class Timeline:
 
     def to_text(self) -> str:
         if not self.entries:
-            return "no time expressions found\n"
+            return "no dated events found\n"
         lines = []
         for entry in self.entries:
             e = entry.lead.expression
@@ -511,16 +511,19 @@ def build_timeline(
     groups = _group(mentions, [names for *_, names in found], vectors)
     entries = [Entry(tuple(sorted(group, key=_order))) for group in groups]
     if since or until:
-        low, high = since or "0000-00-00", until or "9999-99-99"
-        entries = [e for e in entries if any(_within(m.expression, low, high) for m in e.mentions)]
+        entries = [e for e in entries if any(_within(m.expression, since, until) for m in e.mentions)]
     entries.sort(key=lambda e: _order(e.lead))
     return Timeline(tuple(entries), len(articles))
 
 
-def _within(e: TimeExpression, low: str, high: str) -> bool:
+def _within(e: TimeExpression, low: str | None, high: str | None) -> bool:
+    """Whether the expression's days certainly overlap ``[low, high]``: an open end (an undated
+    source's "since 2018") meets no bound on that side."""
     if e.value is None:
         return False
-    return (e.first or "0000") <= high and (e.last or "9999") >= low
+    if low and not (e.last and e.last >= low):
+        return False
+    return not (high and not (e.first and e.first <= high))
 
 
 def _group(

@@ -109,6 +109,11 @@ def test_since_and_until_filter_on_the_events_dates() -> None:
     vectors = _vectors([a], {"began": [1, 0], "ended": [0, 1], "rained": [1, 1]})
     timeline = build_timeline([a], vectors=vectors, chunk_of={}, since="2024-01-01")
     assert [e.lead.expression.text for e in timeline.entries] == ["Sunday"]
+    assert not build_timeline([a], vectors=vectors, chunk_of={}, until="2010-12-31").entries
+    undated = _article("b", None, "It has grown since 2018.")
+    vectors.update(_vectors([undated], {"grown": [1, 0]}))
+    assert not build_timeline([undated], vectors=vectors, chunk_of={}, since="2030-01-01").entries  # open end
+    assert build_timeline([undated], vectors=vectors, chunk_of={}, until="2019-01-01").entries
     whole = build_timeline([a], vectors=vectors, chunk_of={})
     assert [e.lead.expression.precision for e in whole.entries] == ["year", "day", "unresolved"]
 
