@@ -172,7 +172,10 @@ def _parser(base: dt.date, prefer: str = "past"):
 def _library(text: str, base: dt.date, prefer: str = "past") -> tuple[dt.date, str] | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        data = _parser(base, prefer).get_date_data(text)
+        try:
+            data = _parser(base, prefer).get_date_data(text)
+        except (ValueError, OverflowError):  # a date out of range ("9999 years ago"): not a date
+            return None
     if data is None or data.date_obj is None:
         return None
     return data.date_obj.date(), data.period or "day"
@@ -252,7 +255,6 @@ def resolve(
         return TimeExpression(text, start, end, f"{back[0]}/{published}", "period", str(back[0]), str(published))
     core = _MODIFIER.sub("", words)
     core = _MODIFIER.sub("", core)  # "since early 2020"
-    note = None
     if kind == "since":
         got = _resolve_core(core, kind, published or _PROBES[0])
         other = _resolve_core(core, kind, _PROBES[1])
@@ -272,7 +274,7 @@ def resolve(
     got = _resolve_core(core, kind, published or _PROBES[0], prefer)
     if got is None:
         return _unresolved(text, start, end, "not understood by the date parser")
-    return _shaped(text, start, end, *got, note)
+    return _shaped(text, start, end, *got, None)
 
 
 def _resolve_core(core: str, kind: str, base: dt.date, prefer: str = "past") -> tuple[dt.date, str] | None:
@@ -297,7 +299,7 @@ def find(sentence: str, published: dt.date | None, *, offset: int = 0) -> list[T
     Example: ``[e.value for e in find("Rebels took the city on Sunday.", dt.date(2024, 12, 8))] == ["2024-12-08"]``
     """
     out: list[TimeExpression] = []
-    if not _HINT.search(sentence):  # most sentences hold no time word: skip the long pattern
+    if not _HINT.search(sentence):  # no expression can match: skip the long pattern
         return out
     for m in _FINDER.finditer(sentence):
         kind = m.lastgroup

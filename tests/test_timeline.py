@@ -47,6 +47,8 @@ HELDOUT_FLOOR = 0.75  # measured 0.85 on the held-out part (README "Timeline"); 
         ("They may march and rule for a five decade old dynasty of 23-year terms.", SUNDAY, []),
         ("She told the Today show and USA TODAY on Monday.", SUNDAY, [("Monday", "2024-12-02", "day")]),  # names
         ("He said he would pardon Jan. 6 defendants.", SUNDAY, [("Jan. 6", "2024-01-06", "day")]),  # no adverbial
+        ("It happened 9999 years ago.", SUNDAY, [("9999 years ago", None, "unresolved")]),  # no such date
+        ("On 31 February 2020 it snowed.", SUNDAY, [("31 February 2020", None, "unresolved")]),
     ],
 )  # fmt: skip
 def test_find_and_resolve(sentence, published, expected) -> None:
