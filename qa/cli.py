@@ -1,4 +1,4 @@
-"""The command line: ``qa ingest | search | ask | summarize | eval | list | show | remove``.
+"""The command line: ``qa ingest | search | ask | summarize | timeline | eval | list | show | remove``.
 
 The only module besides ``app.py`` that talks to people. Library errors become one line on
 standard error and an exit code: 0 success, 2 bad input or usage, 1 anything else.
@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per summary")
     p.add_argument("--force", action="store_true", help="recompute even when a stored summary exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = commands.add_parser("timeline", parents=[common], help="dated events across the articles, each cited")
+    p.add_argument("--article", action="append", metavar="ID", help="only this article (repeatable)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only events dated on or after (not the articles' dates)")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only events dated on or before")
+    p.add_argument("--query", metavar="TEXT", help="only the passages qa search finds for TEXT (QA_K of them)")
+    shape = p.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="print JSON")
+    shape.add_argument("--md", action="store_true", help="print Markdown")
 
     p = commands.add_parser("eval", parents=[common, model], help="measure answers on a question set (JSON lines)")
     p.add_argument("questions", metavar="QUESTIONS.jsonl", help='lines of {"question", "answers": [...], "article"}')
@@ -339,6 +348,17 @@ def _summarize(pipeline: Pipeline, args: argparse.Namespace) -> int:
     return 0
 
 
+def _timeline(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    timeline = pipeline.timeline(args.article, query=args.query, since=args.since, until=args.until)
+    if args.json:
+        print(json.dumps(timeline.to_dict(), ensure_ascii=False, indent=2))
+    elif args.md:
+        print(timeline.to_markdown(), end="")
+    else:
+        print(timeline.to_text(), end="")
+    return 0
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write a file so that readers see the old or the new content, never a part."""
     try:
@@ -433,6 +453,7 @@ COMMANDS = {
     "search": _search,
     "ask": _ask,
     "summarize": _summarize,
+    "timeline": _timeline,
     "eval": _eval,
     "list": _list,
     "show": _show,

@@ -17,6 +17,7 @@ from qa.retrieve import Filters, check_query, hybrid_search
 from qa.settings import Settings
 from qa.store import Store, connect_chroma
 from qa.summarize import Summarizer, Summary, SummaryReport
+from qa.timeline import Timeline, build_timeline
 from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport
 
 MAX_QUERY_CHARS = 2000
@@ -256,6 +257,55 @@ class Pipeline:
         self.require_articles()
         ids = list(article_ids) if article_ids else [a.id for a in self.articles()]
         return self.summarizer().digest(ids, force=force)
+
+    def timeline(
+        self,
+        article_ids: Sequence[str] | None = None,
+        *,
+        query: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Timeline:
+        """The dated events of the articles, each cited, merged across sources (see :mod:`qa.timeline`).
+
+        Args:
+            article_ids: only these articles (all when None).
+            query: only the sentences of the passages ``qa search`` finds for this query (``QA_K`` of them).
+            since, until: only events whose dates overlap this range (``YYYY-MM-DD``), not the
+                articles' publication dates.
+        """
+        filters = Filters.build(date_from=since, date_to=until)
+        self.require_articles()
+        ids = [self.store.resolve(a).id for a in article_ids] if article_ids else None
+        spans: dict[str, list] | None = None
+        if query is not None:
+            hits = self.search(query, article_ids=ids)  # the passages qa search shows (QA_K)
+            spans = {}
+            for hit in hits:
+                spans.setdefault(hit.article.id, []).extend(hit.chunk.sentences)
+            ids = list(spans)
+        ids = ids if ids is not None else [a.id for a in self.articles()]
+        articles = [self.store.article(i) for i in dict.fromkeys(ids)]
+        vectors: dict[tuple[str, int], np.ndarray] = {}
+        chunk_of: dict[tuple[str, int], str] = {}
+        missing: list[tuple[tuple[str, int], str]] = []
+        for article in articles:
+            chunks = self.store.catalog.article_chunks(article.id)
+            stored = self.store.catalog.sentence_vectors([c.id for c in chunks])
+            for chunk in chunks:
+                for row, span in enumerate(chunk.sentences):
+                    key = (article.id, span.start)
+                    chunk_of[key] = chunk.id
+                    if chunk.id in stored:
+                        vectors[key] = stored[chunk.id][row]
+                    else:  # a store written before sentence vectors were kept
+                        missing.append((key, " ".join(span.of(article.text).split())))
+        if missing:
+            for (key, _), vector in zip(missing, self.embedder.embed([t for _, t in missing]), strict=True):
+                vectors[key] = vector
+        return build_timeline(
+            articles, vectors=vectors, chunk_of=chunk_of, spans=spans, since=filters.date_from, until=filters.date_to
+        )
 
     def require_articles(self) -> None:
         """Raise a clear :class:`InputError` when nothing has been ingested yet."""
