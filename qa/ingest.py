@@ -21,7 +21,7 @@ from datetime import date as Date
 from pathlib import Path
 
 from qa.errors import ArticleError
-from qa.text import clean, fallback_title, is_aside, layout, word_count
+from qa.text import clean, fallback_title, is_aside, is_instruction, layout, word_count
 from qa.types import Article, Chunk, Span
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -146,9 +146,13 @@ def make_article(text: str, *, source: str, key: str, title: str | None = None, 
 
     A title or date given here (from metadata) wins over what the text itself says. Both
     text and title are :func:`qa.text.clean` first: no control or format characters are stored.
+    A title that reads as an instruction to a machine (:func:`qa.text.is_instruction`) is no
+    title: the article is titled as if it had none, and such a headline is never indexed.
     """
     text = clean(text)
     title = " ".join(clean(title).split()) or None if title is not None else None
+    if title is not None and is_instruction(title):
+        title = None
     found = layout(text, title=title)
     if len(found.sentences) == len(found.asides):
         raise ArticleError("no story text found (only headings, captions or links)")

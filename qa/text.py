@@ -288,6 +288,9 @@ def layout(text: str, *, title: str | None = None) -> Layout:
             headline, rest = _headline(text, first, title, asides)
             if rest is not None:
                 blocks.insert(0, rest)
+            if headline is not None and is_instruction(headline.of(text)):  # a headline is checked as body text is
+                skipped.append((headline, "instruction"))
+                headline = None
 
     sentences: list[Span] = [headline] if headline else []
     for i, block in enumerate(blocks):
