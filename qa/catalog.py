@@ -165,9 +165,10 @@ class Catalog:
         """Make pending articles ``ready`` with their chunks, and point sources at articles.
 
         ``links`` maps source keys to article ids, ``files`` each key to the file it was read
-        from (so a line gone from a JSON-lines file can be found); ``sentence_vectors`` holds, for each chunk,
-        the embeddings of its sentences (one row each). Returns the ids of articles that no
-        source points to any more; they are marked ``deleting`` in the same transaction.
+        from (so that a line gone from a JSON-lines file can be found); ``sentence_vectors``
+        holds, for each chunk, the embeddings of its sentences (one row each). Returns the ids
+        of articles that no source points to any more; they are marked ``deleting`` in the
+        same transaction.
         """
         blobs = [_vectors_blob(v) for v in sentence_vectors] if sentence_vectors is not None else [None] * len(chunks)
         with self._transaction():

@@ -322,7 +322,7 @@ def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[l
                 value = record.get(field)
                 if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
                     raise ArticleError(f"'{field}' is {_json_kind(value)}, not a string")
-            url, origin, ident = (clean(str(record.get(f) or "")) for f in ("url", "source", "id"))
+            url, origin, ident = (_field(record, f) for f in ("url", "source", "id"))
             title = record.get("title")
             article = make_article(
                 body.replace("\r\n", "\n"),
@@ -350,6 +350,11 @@ def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[l
     if not articles and not failures:
         failures.append((name, "empty file"))
     return articles, failures
+
+
+def _field(record: dict, name: str) -> str:
+    value = record.get(name)
+    return "" if value is None else clean(str(value))
 
 
 def _json_kind(value) -> str:
@@ -456,11 +461,14 @@ def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICA
     holders: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)  # trigram -> kept chunks with it
     for chunk in chunks:
         words = tuple(re.findall(r"[^\W\d_]+", chunk.text.lower()))
+        if words in exact:
+            continue
         grams = set(zip(words, words[1:], words[2:], strict=False)) or {words}
         shared = Counter(i for gram in grams for i in holders.get(gram, ()))
-        if words in exact or any(n / (len(grams) + len(trigrams[i]) - n) >= near for i, n in shared.items()):
+        if words and any(n / (len(grams) + len(trigrams[i]) - n) >= near for i, n in shared.items()):
             continue
-        exact.add(words)
+        if words:  # a chunk of figures alone ("2-1") is compared with nothing
+            exact.add(words)
         for gram in grams:
             holders[gram].append(len(kept))
         trigrams.append(grams)
