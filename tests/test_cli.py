@@ -155,3 +155,15 @@ def test_reingesting_a_changed_jsonl_file(tmp_path) -> None:
     assert result.returncode == 2 and "failed: bulk.jsonl:3: not valid JSON" in result.stderr
     assert result.stdout.startswith("added 0, unchanged 2, replaced 0, failed 1, removed 0")
     assert len(json.loads(qa("list", "--json", data_dir=data).stdout)) == 3
+
+
+def test_nothing_to_read_is_said_without_loading_a_model(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "QA_EMBED_MODEL": str(tmp_path / "no-model")}
+    result = subprocess.run([sys.executable, "-m", "qa", "ingest", str(tmp_path / "nope"), str(tmp_path / "empty")],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"failed: {tmp_path / 'nope'}: no such file or folder" in result.stderr
+    assert f"failed: {tmp_path / 'empty'}: no article files" in result.stderr
+    assert "embedding model" not in result.stderr  # it would have failed to load: it was never asked for
+    assert result.stdout.startswith("added 0, unchanged 0, replaced 0, failed 2, removed 0")
