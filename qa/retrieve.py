@@ -106,12 +106,15 @@ def best_sentence(query: str, chunk: Chunk, text: str) -> Span:
 
 
 def dense_candidates(store: Store, vector: np.ndarray, *, limit: int, per_article: int, **where) -> list[str]:
-    """The ``limit`` chunk ids nearest to ``vector``, at most ``per_article`` from one article.
+    """The ``limit`` chunk ids nearest to ``vector``, at most ``per_article`` from one article
+    while other articles have candidates to give (0: no limit).
 
-    When one article fills more than its share, it is queried again without that article
-    (its best chunks are already in hand), until no article is over its share; then all
-    that was found is ranked by distance. An article of many similar chunks thus costs the
-    others one more query, not their place.
+    When one article fills more than its share, Chroma is asked again without it (its best
+    chunks are already in hand), until no article is over its share. The places go to each
+    article's share first, nearest first, and to further chunks only when no other article
+    has one to give; the chosen are ranked by distance. An article of many similar chunks
+    thus costs the others one more query, not their places, and a store of few articles
+    keeps its candidates and their order.
     """
     found: dict[str, float] = {}
     excluded: list[str] = []
@@ -123,14 +126,15 @@ def dense_candidates(store: Store, vector: np.ndarray, *, limit: int, per_articl
         if not crowding:
             break
         excluded += crowding
+    nearest_first = sorted(found, key=found.__getitem__)
     taken: Counter[str] = Counter()
-    ranked = []
-    for chunk_id in sorted(found, key=found.__getitem__):
+    share, beyond = [], []
+    for chunk_id in nearest_first:
         article = article_of(chunk_id)
-        if not per_article or taken[article] < per_article:
-            taken[article] += 1
-            ranked.append(chunk_id)
-    return ranked[:limit]
+        taken[article] += 1
+        (share if not per_article or taken[article] <= per_article else beyond).append(chunk_id)
+    chosen = set((share + beyond)[:limit])
+    return [chunk_id for chunk_id in nearest_first if chunk_id in chosen]
 
 
 def article_of(chunk_id: str) -> str:

@@ -72,6 +72,12 @@ def test_one_article_takes_at_most_its_share_of_dense_candidates() -> None:
     assert dense_candidates(store, None, limit=12, per_article=0) == [f"spam-{i:04d}" for i in range(12)]
 
 
+def test_places_no_other_article_can_fill_go_to_the_crowding_one() -> None:
+    store = NearestFirst([(f"a-{i:04d}", i / 100) for i in range(6)] + [("b-0000", 0.035), ("b-0001", 0.9)])
+    found = dense_candidates(store, None, limit=6, per_article=2)
+    assert found == ["a-0000", "a-0001", "a-0002", "a-0003", "b-0000", "b-0001"]  # b-0001 in, before a-0004
+
+
 def test_articles_within_their_share_cost_one_query() -> None:
     store = NearestFirst([(f"a{i % 4}-{i:04d}", i / 100) for i in range(40)])
     assert dense_candidates(store, None, limit=8, per_article=3) == [f"a{i % 4}-{i:04d}" for i in range(8)]
