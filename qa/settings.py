@@ -61,7 +61,7 @@ class Settings:
     k: int = _setting(5, help="passages returned by a search")
     candidates: int = _setting(40, help="candidates each retriever contributes before fusion")
     candidates_per_article: int = _setting(
-        8, help="most dense candidates one article may take, so no article crowds out the others (0: no limit)"
+        16, help="most dense candidates one article may take, so no article crowds out the others (0: no limit)"
     )
     rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
     model: str | None = _setting(
