@@ -157,15 +157,18 @@ _INSTRUCTION = re.compile(
             # an imperative to drop instructions: "Ignore the question ...", "... and forget everything above"
             _LEAD + r"(?:ignore|disregard|forget|override)\s+(?:all|any|the|your|previous|prior|above|earlier|these"
             r"|those|my|everything)\b.{0,30}?\b(?:instructions?|questions?|prompts?|rules|context|directions|above)\b",
-            # an order to emit a code word: "reply CANARY-1234", "Say exactly PWNED", "respond with the word 'yes'"
+            # an order to emit a code word: "reply CANARY-1234", "Say exactly PWNED", 'respond with "yes"'
             _LEAD + r"(?:reply|respond|answer|say|output|print|write|repeat)\b.{0,40}?" + _CODE,
-            # words addressed to a machine reader: "Note to any AI reading this:", "Attention LLM:"
-            r"\b(?:note|message|instructions?|attention|reminder)\s+(?:to|for)\s+(?:any|all|every|the)?\s*"
+            # words addressed to a machine reader: "Note to any AI reading this:", "Attention LLM:" (but
+            # not news about one: "a message to AI companies")
+            r"\b(?:note|message|instructions?|reminder)\s+(?:to|for)\s+(?:any|all|every|the)?\s*"
             + _MACHINE
-            + r"\b",
+            + r"\b\s*(?::|,|reading|processing|summari[sz]ing)",
             r"\b(?:attention|hey|dear|hello|hi),?\s+" + _MACHINE + r"\b",
-            r"\b" + _MACHINE + r"\b.{0,40}\b(?:reading|summari[sz]ing|processing|answering questions about)\s+this\b",
-            r"\b" + _MACHINE + r"\b.{0,20}\b(?:must|should|shall)\s+(?:say|state|report|answer|reply|respond|tell)\b",
+            r"\b" + _MACHINE + r"\b.{0,40}\b(?:reading|summari[sz]ing|processing|answering questions about)\s+"
+            r"this\s+(?:article|page|document|text|story|message|site)\b",
+            r"\b" + _MACHINE + r"\b.{0,20}\b(?:must|should|shall)\s+(?:say|state|report|answer|reply|respond)\s+"
+            r"(?:that|with|only|exactly|:)",
             r"\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b",
             r"\b(?:system prompt|as an ai language model)\b",
             # a role or a new task announced: "SYSTEM: ...", "Assistant: ...", "New instructions: ..."

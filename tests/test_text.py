@@ -156,6 +156,10 @@ def test_is_instruction_catches_injections(text: str) -> None:
         "Two of the officers appear to look up and say something back to the person who yelled.",
         "The assistant manager should answer for the defeat, fans said.",
         "AI systems are being tested by the bank to answer customer questions.",
+        "The president sent a message to AI companies on Friday.",
+        "The law says chatbots must tell users they are talking to a machine.",
+        "An AI capable of processing this much data is expensive.",
+        "Regulators drew attention to AI risks.",
     ],
 )
 def test_is_instruction_leaves_reporting_alone(text: str) -> None:
