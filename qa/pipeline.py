@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -165,7 +166,9 @@ class Pipeline:
             report.added.append(article.source)
         if not stored:
             chunks, dropped = drop_duplicate_chunks(chunk_article(article, max_words=self.settings.chunk_words))
-            report.duplicates += dropped
+            if dropped:  # what is not indexed is not among the article's indexed sentences either
+                article = dataclasses.replace(article, sentences=tuple(s for c in chunks for s in c.sentences))
+                report.duplicates += dropped
             batch.articles.append(article)
             batch.chunks.extend(chunks)
             batch.ids.add(article.id)

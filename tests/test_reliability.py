@@ -186,6 +186,8 @@ def test_a_repeating_article_does_not_crowd_out_the_others(tmp_path, pipeline) -
             lost.append(chunk.id)
     assert lost == [], f"{len(lost)} of {len(before)} chunks not in the dense candidates for their own text"
     assert report.chunks == 1 and report.duplicates == 749  # 1,500 sentences, two to a chunk; said in the report
+    [stored] = [pipeline.article(info.id) for info in pipeline.articles() if info.source == "spam.txt"]
+    assert len(stored.sentences) == 3  # the title and the two sentences of its one chunk: all that is indexed
     # and one article never takes more than its share of the dense candidates (a real Chroma query)
     hits = hybrid_search("Who took over Sednaya prison?", store=pipeline.store, embedder=pipeline.embedder, k=40,
                          candidates=40, rrf_k=60, per_article=2)  # fmt: skip
