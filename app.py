@@ -226,6 +226,7 @@ def _report_rows(report) -> list[tuple[str, str, str]]:
     rows = [(n, "added", "") for n in report.added]
     rows += [(n, "unchanged", "already stored") for n in report.unchanged]
     rows += [(n, "replaced", "a changed version replaced the old one") for n in report.replaced]
+    rows += [(n, "removed", "no longer in its file") for n in report.removed]
     rows += [(n, "refused", why) for n, why in report.failed]
     return rows
 

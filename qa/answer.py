@@ -157,6 +157,7 @@ class Answerer:
             embedder=self.embedder,
             k=self.settings.answer_chunks,
             candidates=self.settings.candidates,
+            per_article=self.settings.candidates_per_article,
             rrf_k=self.settings.rrf_k,
             filters=filters,
             vector=vectors[0],

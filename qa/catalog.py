@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS articles(
     state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
     added_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS sources(key TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources(key TEXT PRIMARY KEY, article_id TEXT NOT NULL, file TEXT);
 CREATE INDEX IF NOT EXISTS sources_article ON sources(article_id);
 CREATE TABLE IF NOT EXISTS chunks(
     rowid INTEGER PRIMARY KEY,
@@ -118,6 +118,9 @@ class Catalog:
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(chunks)")}
             if "vectors" not in columns:  # a store written before sentence vectors were kept
                 self.db.execute("ALTER TABLE chunks ADD COLUMN vectors BLOB")
+            if "file" not in {row[1] for row in self.db.execute("PRAGMA table_info(sources)")}:
+                self.db.execute("ALTER TABLE sources ADD COLUMN file TEXT")  # written before files were recorded
+            self.db.execute("CREATE INDEX IF NOT EXISTS sources_file ON sources(file)")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalogue {path}: {exc}") from None
         self.path = path
@@ -156,13 +159,16 @@ class Catalog:
         chunks: Sequence[Chunk],
         *,
         links: dict[str, str],
+        files: dict[str, str] | None = None,
         sentence_vectors: Sequence[np.ndarray] | None = None,
     ) -> list[str]:
         """Make pending articles ``ready`` with their chunks, and point sources at articles.
 
-        ``links`` maps source keys to article ids; ``sentence_vectors`` holds, for each chunk,
-        the embeddings of its sentences (one row each). Returns the ids of articles that no
-        source points to any more; they are marked ``deleting`` in the same transaction.
+        ``links`` maps source keys to article ids, ``files`` each key to the file it was read
+        from (so that a line gone from a JSON-lines file can be found); ``sentence_vectors``
+        holds, for each chunk, the embeddings of its sentences (one row each). Returns the ids
+        of articles that no source points to any more; they are marked ``deleting`` in the
+        same transaction.
         """
         blobs = [_vectors_blob(v) for v in sentence_vectors] if sentence_vectors is not None else [None] * len(chunks)
         with self._transaction():
@@ -180,10 +186,29 @@ class Catalog:
                 for key in links
                 for row in self.db.execute("SELECT article_id FROM sources WHERE key = ?", (key,))
             }
-            self.db.executemany("INSERT OR REPLACE INTO sources(key, article_id) VALUES (?, ?)", links.items())
+            self.db.executemany(
+                "INSERT OR REPLACE INTO sources(key, article_id, file) VALUES (?, ?, ?)",
+                [(key, article_id, (files or {}).get(key)) for key, article_id in links.items()],
+            )
             orphans = [
                 article_id
                 for article_id in sorted(old - set(links.values()))
+                if not self.db.execute("SELECT 1 FROM sources WHERE article_id = ?", (article_id,)).fetchone()
+            ]
+            self.db.executemany("UPDATE articles SET state = 'deleting' WHERE id = ?", [(i,) for i in orphans])
+        return orphans
+
+    def unlink(self, keys: Iterable[str]) -> list[str]:
+        """Forget some sources; returns the ids of articles no source points to any more,
+        marked ``deleting`` in the same transaction."""
+        keys = [(key,) for key in keys]
+        with self._transaction():
+            select = "SELECT article_id FROM sources WHERE key = ?"
+            ids = {row[0] for key in keys for row in self.db.execute(select, key)}
+            self.db.executemany("DELETE FROM sources WHERE key = ?", keys)
+            orphans = [
+                article_id
+                for article_id in sorted(ids)
                 if not self.db.execute("SELECT 1 FROM sources WHERE article_id = ?", (article_id,)).fetchone()
             ]
             self.db.executemany("UPDATE articles SET state = 'deleting' WHERE id = ?", [(i,) for i in orphans])
@@ -225,6 +250,15 @@ class Catalog:
     def source_article(self, key: str) -> str | None:
         row = self.db.execute("SELECT article_id FROM sources WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def file_keys(self, file: str) -> set[str]:
+        """The source keys last read from ``file`` (and, in a store written before files were
+        recorded, the ``file#line`` keys of its JSON lines)."""
+        rows = self.db.execute(
+            "SELECT key FROM sources WHERE file = ? OR (file IS NULL AND substr(key, 1, ?) = ?)",
+            (file, len(file) + 1, file + "#"),
+        )
+        return {row[0] for row in rows}
 
     def is_ready(self, article_id: str) -> bool:
         row = self.db.execute("SELECT state FROM articles WHERE id = ?", (article_id,)).fetchone()

@@ -226,7 +226,10 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
     if not args.quiet:
         for name in report.replaced:
             print(inert(f"replaced: {name}"), file=sys.stderr)
-    print(f"{report.summary()} ({report.chunks} new chunks)")
+        for name in report.removed:
+            print(inert(f"removed: {name}"), file=sys.stderr)
+    dropped = f"; {report.duplicates} duplicate chunks dropped" if report.duplicates else ""
+    print(inert(f"{report.summary()} ({report.chunks} new chunks{dropped})"))
     return InputError.exit_code if report.failed else 0
 
 

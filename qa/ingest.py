@@ -8,16 +8,20 @@ reported on its own and the other lines still count.
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import hashlib
+import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
 
 from qa.errors import ArticleError
-from qa.text import clean, fallback_title, is_aside, layout, word_count
+from qa.text import clean, fallback_title, is_aside, is_instruction, layout, word_count
 from qa.types import Article, Chunk, Span
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -74,6 +78,30 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[SourceFile], list[tuple[
     return list(found.values()), problems
 
 
+# Byte-order marks that name an encoding other than UTF-8 (UTF-32's first: it starts like UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def encoding_of(head: bytes) -> str:
+    """The encoding of a file that starts with ``head``: UTF-16 or UTF-32 when a byte-order
+    mark says so, else UTF-8 (with or without its mark). Raises :class:`ArticleError` for a
+    binary file (a NUL byte in the first 64 KB without a UTF-16/32 mark).
+
+    Example: ``encoding_of(b"\\xff\\xfeH\\x00i\\x00") == "UTF-16"``
+    """
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    if b"\x00" in head[:65536]:
+        raise ArticleError("binary file, not text")
+    return "UTF-8"
+
+
 def decode(data: bytes, *, max_bytes: int) -> str:
     """Turn a file's bytes into text, or raise :class:`ArticleError` saying why not.
 
@@ -81,11 +109,12 @@ def decode(data: bytes, *, max_bytes: int) -> str:
     """
     if len(data) > max_bytes:
         raise ArticleError(f"file is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
-    if b"\x00" in data[:65536]:
-        raise ArticleError("binary file, not text")
+    encoding = encoding_of(data)
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig" if encoding == "UTF-8" else encoding)
     except UnicodeDecodeError as exc:
+        if encoding != "UTF-8":
+            raise ArticleError(f"not {encoding} text, though it starts with a {encoding} byte-order mark") from None
         bad = data[exc.start]
         raise ArticleError(f"not UTF-8 text (byte 0x{bad:02X} at offset {exc.start})") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -117,9 +146,13 @@ def make_article(text: str, *, source: str, key: str, title: str | None = None, 
 
     A title or date given here (from metadata) wins over what the text itself says. Both
     text and title are :func:`qa.text.clean` first: no control or format characters are stored.
+    A title that reads as an instruction to a machine (:func:`qa.text.is_instruction`) is no
+    title: the article is titled as if it had none, and such a headline is never indexed.
     """
     text = clean(text)
     title = " ".join(clean(title).split()) or None if title is not None else None
+    if title is not None and is_instruction(title):
+        title = None
     found = layout(text, title=title)
     if len(found.sentences) == len(found.asides):
         raise ArticleError("no story text found (only headings, captions or links)")
@@ -257,17 +290,24 @@ def _first_text(soup, name: str) -> str | None:
     return " ".join(value.split()) or None
 
 
-def parse_jsonl(text: str, *, name: str, key: str) -> tuple[list[Article], list[tuple[str, str]]]:
-    """Read one article per line: ``text`` (required), ``title``, ``date``, ``url``/``source``.
+def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[list[Article], list[tuple[str, str]]]:
+    """Read one article per line: ``text`` (required), ``title``, ``date``, ``url``/``source``, ``id``.
+
+    ``lines`` are read one at a time (bytes are UTF-8). Each article is keyed by its ``url``,
+    else by its ``id`` within the file, else by its content, never by its line number: lines
+    inserted or deleted elsewhere in the file leave the others' keys alone.
 
     Returns the articles and, for each bad line, ``(name:line, reason)``.
     """
     articles, failures = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
         where = f"{name}:{number}"
         try:
+            if isinstance(line, bytes):
+                line = line.decode("utf-8-sig" if number == 1 else "utf-8")
+            if not line.strip():
+                continue
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ArticleError("not a JSON object")
@@ -278,22 +318,29 @@ def parse_jsonl(text: str, *, name: str, key: str) -> tuple[list[Article], list[
                 raise ArticleError(f"'text' is {_json_kind(body)}, not a string")
             if not body.strip():
                 raise ArticleError("'text' is empty")
-            for field in ("title", "date", "url", "source"):
-                if record.get(field) is not None and not isinstance(record[field], str | int | float):
-                    raise ArticleError(f"'{field}' is {_json_kind(record[field])}, not a string")
-            url = record.get("url")
-            origin = record.get("source")
-            source = clean(str(url or origin or where))
+            for field in ("title", "date", "url", "source", "id"):
+                value = record.get(field)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+                    raise ArticleError(f"'{field}' is {_json_kind(value)}, not a string")
+            url, origin, ident = (_field(record, f) for f in ("url", "source", "id"))
             title = record.get("title")
-            articles.append(
-                make_article(
-                    body.replace("\r\n", "\n"),
-                    source=source,
-                    key=clean(str(url)) if url else f"{key}#{number}",
-                    title=str(title) if title is not None else None,
-                    date=clean(str(record["date"])) if record.get("date") else None,
-                )
+            article = make_article(
+                body.replace("\r\n", "\n"),
+                source=url or origin or (f"{name}#{ident}" if ident else name),
+                key="",
+                title=str(title) if title is not None else None,
+                date=clean(str(record["date"])) if record.get("date") else None,
             )
+            article = dataclasses.replace(article, key=url or f"{key}#{f'id={ident}' if ident else article.id}")
+            if article.key in first_line:
+                if url or ident:
+                    field = "url" if url else "id"
+                    raise ArticleError(f"the same {field} as line {first_line[article.key]}; only that line is read")
+                continue  # the same article again: nothing more to store
+            first_line[article.key] = number
+            articles.append(article)
+        except UnicodeDecodeError as exc:
+            failures.append((where, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at column {exc.start + 1})"))
         except json.JSONDecodeError as exc:
             failures.append((where, f"not valid JSON ({exc.msg})"))
         except RecursionError:
@@ -305,27 +352,47 @@ def parse_jsonl(text: str, *, name: str, key: str) -> tuple[list[Article], list[
     return articles, failures
 
 
+def _field(record: dict, name: str) -> str:
+    value = record.get(name)
+    return "" if value is None else clean(str(value))
+
+
 def _json_kind(value) -> str:
     return {dict: "an object", list: "a list", bool: "true or false"}.get(type(value), "a number")
+
+
+def _jsonl_lines(handle: io.BufferedReader) -> Iterator[str | bytes]:
+    """The lines of a JSON-lines file, one at a time: the file is never read whole.
+
+    UTF-8 lines come as bytes (so a bad line fails alone); a file with a UTF-16 or UTF-32
+    byte-order mark is decoded as it says.
+    """
+    encoding = encoding_of(handle.peek(65536)[:65536])  # the buffer is 64 KB: see read_file
+    if encoding == "UTF-8":
+        yield from handle
+    else:
+        yield from io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
 
 
 def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[tuple[str, str]]]:
     """Read one file into articles; returns ``(articles, [(where, reason), ...])``.
 
-    Raises :class:`ArticleError` when the whole file is unreadable.
+    Raises :class:`ArticleError` when the whole file is unreadable. The size is checked
+    before anything is read; a JSON-lines file is then read line by line.
     """
+    key = str(file.path)
+    suffix = file.path.suffix.lower()
     try:
         size = file.path.stat().st_size
         if size > max_bytes:  # refused before it is read
             raise ArticleError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        if suffix in JSONL_SUFFIXES:
+            with file.path.open("rb", buffering=65536) as handle:
+                return parse_jsonl(_jsonl_lines(handle), name=file.name, key=key)
         data = file.path.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from None
     text = decode(data, max_bytes=max_bytes)
-    key = str(file.path)
-    suffix = file.path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
-        return parse_jsonl(text, name=file.name, key=key)
     if suffix in HTML_SUFFIXES:
         return [parse_html(text, source=file.name, key=key)], []
     if suffix in MARKDOWN_SUFFIXES:
@@ -371,6 +438,45 @@ def chunk_article(article: Article, *, max_words: int) -> list[Chunk]:
         )
         for i, group in enumerate(groups)
     ]
+
+
+# Two chunks of one article whose word-trigram sets overlap this much (Jaccard) say the same thing.
+NEAR_DUPLICATE = 0.8
+
+
+def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICATE) -> tuple[list[Chunk], int]:
+    """Keep the first of the chunks of one article that repeat each other; renumber the rest.
+
+    Exact duplicates have the same words once case, digits and punctuation are set aside;
+    near duplicates share at least ``near`` of their word trigrams (Jaccard), so a sentence
+    repeated a thousand times leaves one chunk (or two: a shorter last one has the same
+    trigrams). Without this, thousands of identical vectors crowd other articles out of
+    dense search. Returns ``(kept chunks, how many were dropped)``.
+
+    Example: ``len(drop_duplicate_chunks([c, c])[0]) == 1`` for any chunk ``c``
+    """
+    kept: list[Chunk] = []
+    exact: set[tuple[str, ...]] = set()
+    trigrams: list[set[tuple[str, ...]]] = []
+    holders: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)  # trigram -> kept chunks with it
+    for chunk in chunks:
+        words = tuple(re.findall(r"[^\W\d_]+", chunk.text.lower()))
+        if words in exact:
+            continue
+        grams = set(zip(words, words[1:], words[2:], strict=False)) or {words}
+        shared = Counter(i for gram in grams for i in holders.get(gram, ()))
+        if words and any(n / (len(grams) + len(trigrams[i]) - n) >= near for i, n in shared.items()):
+            continue
+        if words:  # a chunk of figures alone ("2-1") is compared with nothing
+            exact.add(words)
+        for gram in grams:
+            holders[gram].append(len(kept))
+        trigrams.append(grams)
+        kept.append(chunk)
+    renumbered = [
+        dataclasses.replace(c, id=f"{c.article_id}-{i:04d}", index=i) if c.index != i else c for i, c in enumerate(kept)
+    ]
+    return renumbered, len(chunks) - len(kept)
 
 
 def iter_articles(

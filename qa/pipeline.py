@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 from qa.answer import Answerer
 from qa.embed import Embedder, SentenceTransformerEmbedder
 from qa.errors import InputError
-from qa.ingest import chunk_article, discover, iter_articles
+from qa.ingest import chunk_article, discover, drop_duplicate_chunks, iter_articles
 from qa.llm import LLM, LlamaCppLLM, OpenAIServerLLM, resolve_model
 from qa.rank import Ranker
 from qa.retrieve import Filters, check_query, hybrid_search
@@ -135,22 +136,29 @@ class Pipeline:
         for file, articles, failures in iter_articles(files, max_bytes=self.settings.max_file_bytes):
             report.failed.extend(failures)
             for article in articles:  # a JSON-lines file may hold thousands: write as we go
-                self._plan(article, batch, report)
+                self._plan(article, batch, report, file=str(file.path))
                 if batch.size >= FLUSH_CHUNKS:
                     self._flush(batch, report)
                     batch = _Batch()
+            if articles and not failures:
+                stale = self.store.catalog.file_keys(str(file.path)) - {a.key for a in articles}
+                if stale:  # lines gone from a JSON-lines file: their articles go too
+                    self._flush(batch, report)  # first, so an article that only moved keeps a source
+                    batch = _Batch()
+                    report.removed.extend(f"{info.source}: {info.title}" for info in self.store.unlink(stale))
             if on_file:
                 on_file(file.name)
         self._flush(batch, report)
 
-    def _plan(self, article: Article, batch: _Batch, report: IngestReport) -> None:
+    def _plan(self, article: Article, batch: _Batch, report: IngestReport, *, file: str) -> None:
         """Decide what one article means for the store: added, unchanged or replacing."""
         previous = self.store.catalog.source_article(article.key)
         stored = article.id in batch.ids or self.store.catalog.is_ready(article.id)
+        batch.links[article.key] = article.id
+        batch.files[article.key] = file  # recorded even when unchanged: the source may have moved file
         if previous == article.id and stored:
             report.unchanged.append(article.source)
             return
-        batch.links[article.key] = article.id
         if previous and previous != article.id:
             report.replaced.append(article.source)
         elif stored:
@@ -158,7 +166,10 @@ class Pipeline:
         else:
             report.added.append(article.source)
         if not stored:
-            chunks = chunk_article(article, max_words=self.settings.chunk_words)
+            chunks, dropped = drop_duplicate_chunks(chunk_article(article, max_words=self.settings.chunk_words))
+            if dropped:  # what is not indexed is not among the article's indexed sentences either
+                article = dataclasses.replace(article, sentences=tuple(s for c in chunks for s in c.sentences))
+                report.duplicates += dropped
             batch.articles.append(article)
             batch.chunks.extend(chunks)
             batch.ids.add(article.id)
@@ -180,7 +191,9 @@ class Pipeline:
             per_chunk.append(flat[start : start + len(chunk.sentences)])
             start += len(chunk.sentences)
         vectors = np.array([mean_vector(v) for v in per_chunk], dtype=np.float32).reshape(-1, self.embedder.dim)
-        self.store.write(batch.articles, batch.chunks, vectors, links=batch.links, sentence_vectors=per_chunk)
+        self.store.write(
+            batch.articles, batch.chunks, vectors, links=batch.links, files=batch.files, sentence_vectors=per_chunk
+        )
         report.chunks += len(batch.chunks)
 
     # --- reading -------------------------------------------------------------------------
@@ -208,6 +221,7 @@ class Pipeline:
             embedder=self.embedder,
             k=k,
             candidates=max(self.settings.candidates, k),
+            per_article=self.settings.candidates_per_article,
             rrf_k=self.settings.rrf_k,
             filters=filters,
         )
@@ -354,7 +368,8 @@ class _Batch:
         self.articles: list[Article] = []
         self.chunks: list[Chunk] = []
         self.ids: set[str] = set()
-        self.links: dict[str, str] = {}
+        self.links: dict[str, str] = {}  # source key -> article id
+        self.files: dict[str, str] = {}  # source key -> the file it was read from
 
     @property
     def size(self) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -14,6 +16,9 @@ from qa.ingest import normalise_date
 from qa.store import Store
 from qa.types import Chunk, Hit, Span
 from qa.words import lemmas
+
+# Dense queries one search may make when articles crowd the candidates (see dense_candidates).
+MAX_DENSE_QUERIES = 4
 
 
 @dataclass(frozen=True)
@@ -33,14 +38,23 @@ class Filters:
         date_to: str | None = None,
     ) -> Filters:
         """Validate user-given filters; a bad date is an :class:`InputError`."""
-        try:
-            start = normalise_date(date_from) if date_from else None
-            end = normalise_date(date_to) if date_to else None
-        except Exception as exc:
-            raise InputError(str(exc)) from None
+        start = _filter_date(date_from) if date_from else None
+        end = _filter_date(date_to) if date_to else None
         if start and end and start > end:
             raise InputError(f"the date range is empty: {start} is after {end}")
         return cls(tuple(article_ids) if article_ids else None, start, end)
+
+
+def _filter_date(value: str) -> str:
+    """A whole ISO date or date-time, nothing after it, as ``YYYY-MM-DD``; else :class:`InputError`.
+
+    Example: ``_filter_date("2024-12-08T10:00:00Z") == "2024-12-08"``
+    """
+    try:
+        datetime.fromisoformat(value.strip().replace("Z", "+00:00"))  # Python 3.10 does not read "Z"
+    except ValueError:
+        raise InputError(f"date {value!r} is not YYYY-MM-DD") from None
+    return normalise_date(value)
 
 
 def check_query(text: str, *, max_chars: int) -> str:
@@ -91,6 +105,46 @@ def best_sentence(query: str, chunk: Chunk, text: str) -> Span:
     return best
 
 
+def dense_candidates(store: Store, vector: np.ndarray, *, limit: int, per_article: int, **where) -> list[str]:
+    """The ``limit`` chunk ids nearest to ``vector``, at most ``per_article`` from one article
+    while other articles have candidates to give (0: no limit).
+
+    When one article fills more than its share, Chroma is asked again without it (its best
+    chunks are already in hand), until no article is over its share. The places go to each
+    article's share first, nearest first, and to further chunks only when no other article
+    has one to give; the chosen are ranked by distance. An article of many similar chunks
+    thus costs the others one more query, not their places, and a store of few articles
+    keeps its candidates and their order.
+    """
+    found: dict[str, float] = {}
+    excluded: list[str] = []
+    for _ in range(MAX_DENSE_QUERIES):
+        nearest = store.dense_search(vector, limit=limit, exclude_articles=excluded, **where)
+        found.update(nearest)
+        counts = Counter(article_of(chunk_id) for chunk_id, _ in nearest)
+        crowding = [a for a, n in counts.items() if per_article and n > per_article]
+        if not crowding:
+            break
+        excluded += crowding
+    nearest_first = sorted(found, key=found.__getitem__)
+    taken: Counter[str] = Counter()
+    share, beyond = [], []
+    for chunk_id in nearest_first:
+        article = article_of(chunk_id)
+        taken[article] += 1
+        (share if not per_article or taken[article] <= per_article else beyond).append(chunk_id)
+    chosen = set((share + beyond)[:limit])
+    return [chunk_id for chunk_id in nearest_first if chunk_id in chosen]
+
+
+def article_of(chunk_id: str) -> str:
+    """The article id in a chunk id (``<article id>-<chunk number>``).
+
+    Example: ``article_of("b86f2fd307c470ee-0003") == "b86f2fd307c470ee"``
+    """
+    return chunk_id.rsplit("-", 1)[0]
+
+
 def hybrid_search(
     query: str,
     *,
@@ -101,15 +155,19 @@ def hybrid_search(
     rrf_k: int,
     filters: Filters | None = None,
     vector: np.ndarray | None = None,
+    per_article: int = 0,
 ) -> list[Hit]:
     """The ``k`` best chunks for ``query`` from both retrievers, fused; best first.
 
-    ``vector`` is the query's embedding when the caller has it already.
+    ``vector`` is the query's embedding when the caller has it already; ``per_article`` is
+    the most dense candidates one article may take (0: no limit; no limit either when the
+    filters name the articles to search).
     """
     filters = filters or Filters()
     where = {"article_ids": filters.article_ids, "date_from": filters.date_from, "date_to": filters.date_to}
     vector = embedder.embed([query])[0] if vector is None else vector
-    dense = store.dense_search(vector, limit=candidates, **where)
+    per_article = 0 if filters.article_ids else per_article
+    dense = dense_candidates(store, vector, limit=candidates, per_article=per_article, **where)
     keyword = store.catalog.keyword_search(query, limit=candidates, **where)
     fused = rrf([dense, keyword], k=rrf_k)
     chunks = store.catalog.chunks([chunk_id for chunk_id, _ in fused])

@@ -60,6 +60,9 @@ class Settings:
     max_file_mb: float = _setting(20.0, help="largest article file accepted, in MB")
     k: int = _setting(5, help="passages returned by a search")
     candidates: int = _setting(40, help="candidates each retriever contributes before fusion")
+    candidates_per_article: int = _setting(
+        16, help="most dense candidates one article may take, so no article crowds out the others (0: no limit)"
+    )
     rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
     model: str | None = _setting(
         None, help="a GGUF file to answer with; unset: models/*.gguf, then the packaged Gemma 3 270M"

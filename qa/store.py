@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -197,6 +198,7 @@ class Store:
         vectors: np.ndarray,
         *,
         links: dict[str, str],
+        files: dict[str, str] | None = None,
         sentence_vectors: Sequence[np.ndarray] | None = None,
     ) -> list[str]:
         """Add articles with their chunk vectors (to Chroma) and each chunk's sentence vectors
@@ -208,7 +210,7 @@ class Store:
         if articles:
             self.catalog.begin(articles)
             self._add_vectors(articles, chunks, vectors)
-        orphans = self.catalog.commit(articles, chunks, links=links, sentence_vectors=sentence_vectors)
+        orphans = self.catalog.commit(articles, chunks, links=links, files=files, sentence_vectors=sentence_vectors)
         if orphans:
             self._delete_vectors(orphans)
             self.catalog.purge(orphans)
@@ -242,6 +244,16 @@ class Store:
         except Exception as exc:
             raise StoreError(f"cannot delete vectors from Chroma: {_reason(exc)}") from None
 
+    def unlink(self, keys: Iterable[str]) -> list[ArticleInfo]:
+        """Forget some sources, and delete the articles that no source points to any more."""
+        keys = list(keys)
+        infos = self.catalog.info(a for key in keys if (a := self.catalog.source_article(key)))
+        orphans = self.catalog.unlink(keys)
+        if orphans:
+            self._delete_vectors(orphans)
+            self.catalog.purge(orphans)
+        return [infos[i] for i in orphans if i in infos]
+
     def remove(self, article_id: str) -> ArticleInfo:
         """Delete one article (id or unique id prefix) with its chunks and vectors."""
         info = self.resolve(article_id)
@@ -255,7 +267,11 @@ class Store:
     def resolve(self, article_id: str) -> ArticleInfo:
         """Find an article by id or unique prefix, or raise :class:`InputError`."""
         article_id = article_id.strip()
-        matches = self.catalog.resolve_id(article_id) if len(article_id) >= 4 else []
+        if not re.fullmatch(r"[0-9a-f]{4,16}", article_id):
+            raise InputError(
+                f"{article_id!r} is not an article id: ids are 4 to 16 lower-case hex characters; see 'qa list'"
+            )
+        matches = self.catalog.resolve_id(article_id)
         if len(matches) > 1:
             raise InputError(f"article id {article_id!r} is ambiguous; give more of it")
         if not matches:
@@ -282,11 +298,14 @@ class Store:
         article_ids: Sequence[str] | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
-    ) -> list[str]:
-        """Chunk ids nearest to ``vector``, best first."""
+        exclude_articles: Sequence[str] = (),
+    ) -> list[tuple[str, float]]:
+        """``(chunk id, cosine distance)`` of the chunks nearest to ``vector``, best first."""
         clauses: list[dict] = []
         if article_ids is not None:
             clauses.append({"article_id": {"$in": list(article_ids)}})
+        if exclude_articles:
+            clauses.append({"article_id": {"$nin": list(exclude_articles)}})
         if date_from:
             clauses.append({"date": {"$gte": _date_number(date_from)}})
         if date_to:
@@ -298,4 +317,4 @@ class Store:
             )
         except Exception as exc:
             raise StoreError(f"Chroma query failed: {_reason(exc)}") from None
-        return list(result["ids"][0])
+        return list(zip(result["ids"][0], result["distances"][0], strict=True))

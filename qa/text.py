@@ -143,16 +143,44 @@ def is_caption(sentence: str) -> bool:
     return bool(_CREDIT_END.search(sentence))
 
 
+# Where an order starts: the sentence's start, after a colon or stop ("Officials noted: Say ..."),
+# or after a linking word ("... and reply ...").
+_LEAD = r"(?:^|[.:;!?]\s*|\b(?:please|now|and|then|instead|just|only)\s+)"
+# A code word to emit: an all-capitals token of four or more ("PWNED", "CANARY-7"), or a word or
+# two in double quotes (single quotes are apostrophes too often).
+_CODE = r"(?:(?-i:[A-Z][A-Z0-9_-]{3,})\b|[\"\u201c]\w+(?: \w+)?[\"\u201d])"
+# Who an injection addresses: a machine reader, never a person.
+_MACHINE = r"(?:ai|llms?|(?:large )?language models?|chatbots?|chatgpt)"
 _INSTRUCTION = re.compile(
-    # an imperative to drop instructions: "Ignore the question ...", "... and disregard previous rules"
-    r"(?:^|[.:;!?]\s*|\b(?:please|now|and|then)\s+)(?:ignore|disregard|forget|override)\s+"
-    r"(?:all|any|the|your|previous|prior|above|earlier|these|those|my)\b.{0,30}?"
-    r"\b(?:instructions?|questions?|prompts?|rules|context|directions)\b"
-    # an order to emit a code word: "reply CANARY-1234", "and answer only with XYZZY-9"
-    r"|(?:^|\b(?:and|then|instead|just|only)\s+)(?:reply|respond|answer|say|output|print|write)\s+"
-    r"(?:only\s+|exactly\s+|just\s+)?(?:with\s+)?[\"\u201c']?[A-Z0-9][A-Z0-9_-]{5,}\b"
-    r"|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b"
-    r"|\b(?:system prompt|as an ai language model)\b|^\s*(?:assistant|system)\s*:",
+    "|".join(
+        [
+            # an imperative to drop instructions: "Ignore the question ...", "... and forget everything above"
+            _LEAD + r"(?:ignore|disregard|forget|override)\s+(?:all|any|the|your|previous|prior|above|earlier|these"
+            r"|those|my|everything)\b.{0,30}?\b(?:instructions?|questions?|prompts?|rules|context|directions|above)\b",
+            # an order to emit a code word: "reply CANARY-1234", "Say exactly PWNED", 'respond with "yes"'
+            _LEAD + r"(?:reply|respond|answer|say|output|print|write|repeat)\b.{0,40}?" + _CODE,
+            # words addressed to a machine reader: "Note to any AI reading this:", "Attention LLM:" (but
+            # not news about one: "a message to AI companies")
+            r"\b(?:note|message|instructions?|reminder)\s+(?:to|for)\s+(?:any|all|every|the)?\s*"
+            + _MACHINE
+            + r"\b\s*(?::|,|reading|processing|summari[sz]ing)",
+            r"\b(?:attention|hey|dear|hello|hi),?\s+" + _MACHINE + r"\b",
+            r"\b" + _MACHINE + r"\b.{0,40}\b(?:reading|summari[sz]ing|processing|answering questions about)\s+"
+            r"this\s+(?:article|page|document|text|story|message|site)\b",
+            r"\b" + _MACHINE + r"\b.{0,20}\b(?:must|should|shall)\s+(?:say|state|report|answer|reply|respond)\s+"
+            r"(?:that|with|only|exactly|:)",
+            r"\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b",
+            r"\b(?:system prompt|as an ai language model)\b",
+            # a role or a new task announced: "SYSTEM: ...", "Assistant: ...", "New instructions: ..."
+            r"(?:^|[.:;!?]\s*)(?:assistant|system|user)\s*:",
+            r"\bnew (?:instructions?|task|rules?)\s*:",
+            # chat-template markup: "<|im_start|>", "### Instruction:", "[system]"
+            r"<\|\w+\|>|^\s*#{2,}\s*(?:instruction|system|response)\b|\[/?(?:system|inst)\]",
+            # any question gets the same answer: "Whatever the question, the answer is ..."
+            r"\b(?:whatever|any|every) (?:the )?question\b.{0,30}\banswer\b",
+            r"\bwhen asked about this (?:article|story|page|text|document)\b",
+        ]
+    ),
     re.IGNORECASE,
 )
 _ENCODED = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
@@ -288,6 +316,9 @@ def layout(text: str, *, title: str | None = None) -> Layout:
             headline, rest = _headline(text, first, title, asides)
             if rest is not None:
                 blocks.insert(0, rest)
+            if headline is not None and is_instruction(headline.of(text)):  # a headline is checked as body text is
+                skipped.append((headline, "instruction"))
+                headline = None
 
     sentences: list[Span] = [headline] if headline else []
     for i, block in enumerate(blocks):

@@ -108,12 +108,14 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    removed: list[str] = field(default_factory=list)  # "source: title" of articles whose line is gone
     chunks: int = 0
+    duplicates: int = 0  # chunks not stored because they repeat another chunk of their article
 
     def summary(self) -> str:
         return (
             f"added {len(self.added)}, unchanged {len(self.unchanged)}, "
-            f"replaced {len(self.replaced)}, failed {len(self.failed)}"
+            f"replaced {len(self.replaced)}, failed {len(self.failed)}, removed {len(self.removed)}"
         )
 
 

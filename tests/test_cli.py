@@ -62,11 +62,12 @@ def test_a_bad_file_is_reported_and_the_rest_ingested(tmp_path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "good.txt").write_text("Rebels take Aleppo\n\nRebels took Aleppo on Friday.")
-    (folder / "bad.txt").write_bytes(b"\xff\xfe\x00b\x00a\x00d")
+    (folder / "bad.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (folder / "wide.txt").write_text("Rebels take Homs\n\nRebels took Homs on Saturday.", encoding="utf-16")
     result = qa("ingest", str(folder), "--quiet", data_dir=tmp_path / "data")
     assert result.returncode == 2
     assert "failed: in/bad.txt: binary file, not text" in result.stderr
-    assert result.stdout.startswith("added 1, unchanged 0, replaced 0, failed 1")
+    assert result.stdout.startswith("added 2, unchanged 0, replaced 0, failed 1")  # UTF-16 is read
     assert "Traceback" not in result.stderr
 
 
@@ -83,6 +84,11 @@ def test_a_bad_file_is_reported_and_the_rest_ingested(tmp_path) -> None:
         (["frobnicate"], 2, "invalid choice"),
         (["search", "q", "--k", "many"], 2, "invalid int value"),
         (["search", "q", "--since", "last week"], 2, "not YYYY-MM-DD"),
+        (["search", "q", "--since", "2024-12-08garbage"], 2, "'2024-12-08garbage' is not YYYY-MM-DD"),
+        (["ask", "q", "--until", "2024-12-08garbage"], 2, "'2024-12-08garbage' is not YYYY-MM-DD"),
+        (["remove", "abc"], 2, "ids are 4 to 16 lower-case hex characters"),
+        (["show", "B86F2FD3"], 2, "ids are 4 to 16 lower-case hex characters"),
+        (["search", "q", "--article", "b8"], 2, "ids are 4 to 16 lower-case hex characters"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, code, words) -> None:
@@ -121,3 +127,43 @@ def test_hostile_files_in_one_batch(tmp_path) -> None:
     assert result.stdout.startswith("added 2, unchanged 0, replaced 0, failed 1")
     listed = qa("list", data_dir=tmp_path / "data").stdout
     assert "\x1b" not in listed and "Evil ]0;pwned title" in listed
+
+
+def test_reingesting_a_changed_jsonl_file(tmp_path) -> None:
+    data = tmp_path / "data"
+    path = tmp_path / "bulk.jsonl"
+    records = [
+        {"title": "Bridge reopens", "text": "The old bridge in Hama reopened on Monday."},
+        {"title": "Port closes", "text": "The port of Tartus closed on Tuesday.", "id": "port"},
+        {"title": "Mayor resigns", "text": "The mayor of Idlib resigned on Wednesday."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert qa("ingest", str(path), "--quiet", data_dir=data).stdout.startswith("added 3,")
+    # a line inserted at the top, one deleted: the others stay as they were, the deleted one goes
+    edited = [{"title": "Market opens", "text": "A new market opened in Homs on Thursday."}, records[1], records[2]]
+    path.write_text("".join(json.dumps(r) + "\n" for r in edited))
+    result = qa("ingest", str(path), data_dir=data)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("added 1, unchanged 2, replaced 0, failed 0, removed 1")
+    assert "removed: bulk.jsonl: Bridge reopens" in result.stderr
+    listed = json.loads(qa("list", "--json", data_dir=data).stdout)
+    assert sorted(r["title"] for r in listed) == ["Market opens", "Mayor resigns", "Port closes"]
+    assert {r["source"] for r in listed} == {"bulk.jsonl", "bulk.jsonl#port"}
+    # a line that turns bad removes nothing: what was stored is kept until the file reads cleanly
+    path.write_text(path.read_text().replace(json.dumps(records[2]), "{broken"))
+    result = qa("ingest", str(path), "--quiet", data_dir=data)
+    assert result.returncode == 2 and "failed: bulk.jsonl:3: not valid JSON" in result.stderr
+    assert result.stdout.startswith("added 0, unchanged 2, replaced 0, failed 1, removed 0")
+    assert len(json.loads(qa("list", "--json", data_dir=data).stdout)) == 3
+
+
+def test_nothing_to_read_is_said_without_loading_a_model(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "QA_EMBED_MODEL": str(tmp_path / "no-model")}
+    result = subprocess.run([sys.executable, "-m", "qa", "ingest", str(tmp_path / "nope"), str(tmp_path / "empty")],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"failed: {tmp_path / 'nope'}: no such file or folder" in result.stderr
+    assert f"failed: {tmp_path / 'empty'}: no article files" in result.stderr
+    assert "embedding model" not in result.stderr  # it would have failed to load: it was never asked for
+    assert result.stdout.startswith("added 0, unchanged 0, replaced 0, failed 2, removed 0")

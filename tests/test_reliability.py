@@ -13,12 +13,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from qa.errors import StoreError
 from qa.pipeline import Pipeline
+from qa.retrieve import hybrid_search
 from qa.settings import Settings
 from tests.conftest import ROOT, SEEDS
 
@@ -163,6 +165,34 @@ def test_a_50_mb_file_is_refused_and_nothing_is_lost(tmp_path) -> None:
     assert result.returncode == 2 and "over the 20 MB limit" in result.stderr and "Traceback" not in result.stderr
     listing = subprocess.run([*QA, "list"], env=env, capture_output=True, text=True)
     assert len(listing.stdout.strip().splitlines()) == 2
+
+
+def test_a_repeating_article_does_not_crowd_out_the_others(tmp_path, pipeline) -> None:
+    """Issue 15: an article repeating one sentence made other articles' chunks unfindable."""
+    pipeline.ingest([SEEDS, synthetic_corpus(tmp_path / "corpus", 48)])
+    before = [c for info in pipeline.articles() for c in pipeline.store.catalog.article_chunks(info.id)]
+    sentence = (
+        "The regional council said on Monday that officials in the city would meet residents again next week "
+        "to discuss the repairs, the budget and the new timetable for the works near the market."
+    )
+    spam = tmp_path / "spam.txt"
+    spam.write_text("Council update\n\n" + " ".join([sentence] * 1500) + "\n")
+    report = pipeline.ingest([spam])
+    candidates = pipeline.settings.candidates
+    lost = []
+    for chunk in before:
+        hits = pipeline.search(chunk.text, k=candidates)
+        if not any(h.chunk.id == chunk.id and h.dense_rank is not None for h in hits):
+            lost.append(chunk.id)
+    assert lost == [], f"{len(lost)} of {len(before)} chunks not in the dense candidates for their own text"
+    assert report.chunks == 1 and report.duplicates == 749  # 1,500 sentences, two to a chunk; said in the report
+    [stored] = [pipeline.article(info.id) for info in pipeline.articles() if info.source == "spam.txt"]
+    assert len(stored.sentences) == 3  # the title and the two sentences of its one chunk: all that is indexed
+    # and one article never takes more than its share of the dense candidates (a real Chroma query)
+    hits = hybrid_search("Who took over Sednaya prison?", store=pipeline.store, embedder=pipeline.embedder, k=40,
+                         candidates=40, rrf_k=60, per_article=2)  # fmt: skip
+    dense = Counter(h.article.id for h in hits if h.dense_rank is not None)
+    assert max(dense.values()) == 2 and len(dense) >= 20
 
 
 # --- hostile articles ----------------------------------------------------------------------------

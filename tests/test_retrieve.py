@@ -6,7 +6,7 @@ import pytest
 
 from qa.catalog import keyword_query
 from qa.errors import InputError
-from qa.retrieve import Filters, best_sentence, check_query, rrf
+from qa.retrieve import Filters, best_sentence, check_query, dense_candidates, rrf
 from qa.types import Chunk, Span
 
 
@@ -44,8 +44,44 @@ def test_check_query() -> None:
 
 def test_filters_validate_dates() -> None:
     assert Filters.build(date_from="2024-12-08T10:00:00Z").date_from == "2024-12-08"
-    with pytest.raises(InputError):
-        Filters.build(date_to="soon")
+    assert Filters.build(date_to="2024-12-08 10:00").date_to == "2024-12-08"
+    for bad in ("soon", "2024-12-08garbage", "2024-12-08 and later", "2024-02-30"):
+        with pytest.raises(InputError, match="is not YYYY-MM-DD"):
+            Filters.build(date_to=bad)
+
+
+class NearestFirst:
+    """A store whose dense search returns fixed (chunk id, distance) pairs, as Chroma would."""
+
+    def __init__(self, pairs: list[tuple[str, float]]):
+        self.pairs = sorted(pairs, key=lambda p: p[1])
+        self.queries = 0
+
+    def dense_search(self, vector, *, limit, exclude_articles=(), **where):
+        self.queries += 1
+        return [p for p in self.pairs if p[0].rsplit("-", 1)[0] not in exclude_articles][:limit]
+
+
+def test_one_article_takes_at_most_its_share_of_dense_candidates() -> None:
+    crowd = [(f"spam-{i:04d}", 0.10 + i / 10_000) for i in range(500)]  # nearer than anything else
+    others = [(f"a{i}-0000", 0.30 + i / 100) for i in range(10)]
+    store = NearestFirst(crowd + others)
+    found = dense_candidates(store, None, limit=12, per_article=3)
+    assert found == ["spam-0000", "spam-0001", "spam-0002"] + [f"a{i}-0000" for i in range(9)]
+    assert store.queries == 2
+    assert dense_candidates(store, None, limit=12, per_article=0) == [f"spam-{i:04d}" for i in range(12)]
+
+
+def test_places_no_other_article_can_fill_go_to_the_crowding_one() -> None:
+    store = NearestFirst([(f"a-{i:04d}", i / 100) for i in range(6)] + [("b-0000", 0.035), ("b-0001", 0.9)])
+    found = dense_candidates(store, None, limit=6, per_article=2)
+    assert found == ["a-0000", "a-0001", "a-0002", "a-0003", "b-0000", "b-0001"]  # b-0001 in, before a-0004
+
+
+def test_articles_within_their_share_cost_one_query() -> None:
+    store = NearestFirst([(f"a{i % 4}-{i:04d}", i / 100) for i in range(40)])
+    assert dense_candidates(store, None, limit=8, per_article=3) == [f"a{i % 4}-{i:04d}" for i in range(8)]
+    assert store.queries == 1
 
 
 def test_best_sentence_prefers_shared_words() -> None:
