@@ -4,7 +4,8 @@ The answer ranker can only pick a sentence that retrieval handed it, so the shar
 answerable questions with a gold string in the candidate chunks is its ceiling. This
 measures that share on the *fit* split of the RealTime QA sets (``bench/datasets.py``) for:
 
-- each retriever alone (dense, BM25) and fused by reciprocal rank as ``qa`` does, with the
+- each retriever alone (dense, BM25) and fused by reciprocal rank as ``qa`` does (one article
+  taking at most ``candidates_per_article`` dense candidates) and without that share, with the
   fusion constant and the depth of each list varied;
 - extra ranked lists from the question's asking clause (``Question.focus``);
 - an "as of" date: only articles dated on or before the quiz's date (RealTime QA 2023);
@@ -32,7 +33,7 @@ import datasets  # noqa: E402
 from qa.evaluate import is_correct  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
 from qa.question import Question  # noqa: E402
-from qa.retrieve import rrf  # noqa: E402
+from qa.retrieve import dense_candidates, rrf  # noqa: E402
 from qa.types import Chunk  # noqa: E402
 
 DEPTHS = (10, 20, 40)
@@ -44,13 +45,15 @@ def probe(pipeline: Pipeline, row: dict) -> dict[str, list[Chunk]]:
     store, catalog = pipeline.store, pipeline.store.catalog
     asked = Question.parse(row["question"])
     whole, focus = pipeline.embedder.embed([asked.text, asked.focus])
-    dense, dense_focus = store.dense_search(whole, limit=POOL), store.dense_search(focus, limit=POOL)
+    dense, dense_focus = (ids(store.dense_search(v, limit=POOL)) for v in (whole, focus))
     keyword = catalog.keyword_search(asked.text, limit=POOL)
+    capped = dense_candidates(store, whole, limit=40, per_article=pipeline.settings.candidates_per_article)
     keyword_focus = catalog.keyword_search(asked.focus, limit=POOL)
     rankings: dict[str, list[str]] = {
         "dense only": dense,
         "BM25 only": keyword,
-        "fused, 40 each, k=60 (qa's default)": fuse([dense[:40], keyword[:40]], 60),
+        "fused, 40 each, k=60, no per-article share": fuse([dense[:40], keyword[:40]], 60),
+        "fused, 40 each, k=60, per-article share (qa's default)": fuse([capped, keyword[:40]], 60),
         "fused, 100 each, k=60": fuse([dense, keyword], 60),
         "fused, 40 each, k=10": fuse([dense[:40], keyword[:40]], 10),
         "fused + asking-clause lists (4 lists)": fuse(
@@ -58,12 +61,12 @@ def probe(pipeline: Pipeline, row: dict) -> dict[str, list[Chunk]]:
         ),
     }
     if row.get("date"):
-        dated_dense = store.dense_search(whole, limit=40, date_to=row["date"])
+        dated_dense = ids(store.dense_search(whole, limit=40, date_to=row["date"]))
         dated_keyword = catalog.keyword_search(asked.text, limit=40, date_to=row["date"])
         rankings["fused, as of the quiz date"] = fuse([dated_dense, dated_keyword], 60)
     chunks = catalog.chunks(list({c for ranking in rankings.values() for c in ranking}))
     out = {name: [chunks[c] for c in ranking if c in chunks] for name, ranking in rankings.items()}
-    default = out["fused, 40 each, k=60 (qa's default)"]
+    default = out["fused, 40 each, k=60, per-article share (qa's default)"]
     top = default[:20]
     articles = list(dict.fromkeys(c.article_id for c in top))
     every = {a: catalog.article_chunks(a) for a in articles}
@@ -74,6 +77,10 @@ def probe(pipeline: Pipeline, row: dict) -> dict[str, list[Chunk]]:
         grown.update({c.id: c for a in articles[:n] for c in every[a]})
         out[f"top 20 + all chunks of the best {n} articles"] = list(grown.values())
     return out
+
+
+def ids(nearest: list[tuple[str, float]]) -> list[str]:
+    return [chunk_id for chunk_id, _ in nearest]
 
 
 def fuse(rankings: list[list[str]], k: int) -> list[str]:
