@@ -293,6 +293,10 @@ def launch(app: gr.Blocks, *, port: int, block: bool = True):
 
 
 def main() -> int:
+    handler = logging.StreamHandler()  # the log: standard error, qa's own lines only (not every library's)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("qa").addHandler(handler)
+    logging.getLogger("qa").setLevel(logging.INFO)
     try:
         settings = Settings.from_env()
         pipeline = Pipeline.from_settings(settings)

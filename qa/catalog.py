@@ -23,6 +23,7 @@ import re
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -176,8 +177,6 @@ class Catalog:
 
     def store_id(self) -> str:
         """This catalogue's own id, made on first use: it tags the vectors it writes to a shared server."""
-        import uuid
-
         with self._transaction():
             self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
         value = self.get_meta("store_id")
