@@ -167,6 +167,31 @@ def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder
     assert {h["article_id"] for h in json.loads(searched.stdout)["hits"]} <= set(report["articles"])
 
 
+def test_problems_catches_a_vector_that_chroma_counts_but_its_index_no_longer_finds(seeded) -> None:
+    """The loss the issue saw: counts agree, yet a chunk is not found by a query for its own vector."""
+    store = seeded.store
+    chunk_ids = sorted(store.catalog.ready_chunk_ids())
+    assert store.problems() == [] and store.unfindable(chunk_ids) == []
+    lost = chunk_ids[3]
+
+    class IndexWithoutOneVector:
+        def __init__(self, collection) -> None:
+            self.collection = collection
+
+        def __getattr__(self, name: str):
+            return getattr(self.collection, name)
+
+        def query(self, **kwargs):
+            result = self.collection.query(**kwargs)
+            result["ids"] = [[i for i in ids if i != lost] for ids in result["ids"]]
+            return result
+
+    store.collection = IndexWithoutOneVector(store.collection)
+    assert store.count() == len(chunk_ids)  # counting cannot see it
+    assert store.problems() == [f"1 of {len(chunk_ids)} chunks checked: not found by a dense query for their vector"]
+    assert store.problems(sample=2) in ([], ["1 of 2 chunks checked: not found by a dense query for their vector"])
+
+
 # --- crash safety --------------------------------------------------------------------------------
 
 
