@@ -90,7 +90,7 @@ def test_two_machines_on_one_server_keep_their_own_articles_and_vectors(chroma_u
             own = {x.id for x in machine.articles()}
             for query in ("Sednaya prison", "Report 4 from Daraa", "residents gathered near the market"):
                 vector = machine.embedder.embed([query])[0]
-                assert {c.rsplit("-", 1)[0] for c in machine.store.dense_search(vector, limit=200)} <= own
+                assert {c.rsplit("-", 1)[0] for c, _ in machine.store.dense_search(vector, limit=200)} <= own
                 assert {h.article.id for h in machine.search(query, k=20)} <= own
         assert {x.source.rsplit("/", 1)[-1] for x in a.articles()} >= {files[4].name, files[5].name}
         assert len(a.articles()) == 4 and len(b.articles()) == 4
