@@ -203,7 +203,7 @@ class Store:
         ``lock_timeout`` seconds, then stops with a clear message; nothing is half-written.
         The lock is an OS file lock, so it is released when its holder exits or is killed.
         Holding it, the store first reopens its Chroma view if another process wrote since it
-        last looked, and counts one more generation after writing to Chroma.
+        last looked; each write to Chroma counts one more generation as soon as it is made.
         """
         path = self.data_dir / LOCK_FILE
         with path.open("a") as handle:
@@ -351,6 +351,7 @@ class Store:
                         documents=[c.text for c in part],
                         metadatas=metadatas,
                     )
+                    self._seen = self.catalog.next_generation()  # readers elsewhere reopen now, not at the end
         except Exception as exc:
             raise StoreError(f"cannot write vectors to Chroma: {_reason(exc)}") from None
 
@@ -360,6 +361,7 @@ class Store:
                 self._wrote = True
                 for article_id in article_ids:
                     self._current().delete(where=self._mine({"article_id": article_id}))
+                self._seen = self.catalog.next_generation()
         except Exception as exc:
             raise StoreError(f"cannot delete vectors from Chroma: {_reason(exc)}") from None
 
@@ -434,11 +436,16 @@ class Store:
         if date_to:
             clauses.append({"date": {"$lte": _date_number(date_to)}})
         where = self._mine(clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None))
-        try:
-            with self._chroma:
-                result = self._current().query(
-                    query_embeddings=[vector], n_results=limit, where=where, include=["distances"]
-                )
-        except Exception as exc:
-            raise StoreError(f"Chroma query failed: {_reason(exc)}") from None
+        for attempt in range(2):
+            try:
+                with self._chroma:
+                    if attempt:
+                        self._seen = None  # reopen: another process may be writing right now
+                    result = self._current().query(
+                        query_embeddings=[vector], n_results=limit, where=where, include=["distances"]
+                    )
+                break
+            except Exception as exc:
+                if attempt or self._reconnect is None:
+                    raise StoreError(f"Chroma query failed: {_reason(exc)}") from None
         return list(zip(self._chunk_ids(result["ids"][0]), result["distances"][0], strict=True))
