@@ -65,7 +65,8 @@ class Settings:
     k: int = _setting(5, help="passages returned by a search", least=1)
     candidates: int = _setting(40, help="candidates each retriever contributes before fusion", least=1)
     candidates_per_article: int = _setting(
-        16, help="most dense candidates one article may take, so no article crowds out the others (0: no limit)",
+        16,
+        help="most dense candidates one article may take, so no article crowds out the others (0: no limit)",
         least=0,
     )
     rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)", least=0)
