@@ -5,16 +5,22 @@ no retrieval, prompting or checking happens here. Everything shown is HTML-escap
 the chat does not render Markdown, so neither article text nor model output can run as
 markup, load a script or fetch a remote image. Served on 127.0.0.1 only, with no share
 link, Gradio's analytics off, a size limit on uploads, and a queue that runs model work one
-request at a time.
+request at a time. Every handler goes through :func:`maps_errors`: a user error is one line
+to the user, anything else a short message with an id, its traceback only in the log.
 
 Run: ``.venv/bin/python app.py`` (then open http://127.0.0.1:7860).
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
+import logging
 import os
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
@@ -25,8 +31,12 @@ from qa import Answer, Pipeline, QAError, Settings  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.summarize import Summary  # noqa: E402
 
+log = logging.getLogger("qa.app")
 SEEDS = Path(__file__).resolve().parent / "seeds"
 MAX_UPLOAD_MB = 20
+# Events that write to the store share one queue, so they run one at a time (Gradio gives every
+# other listener a queue of its own); asking, which only reads, runs beside them.
+STORE_QUEUE = "store"
 CSS = """
 .qa-declined { color: #8a4b00; font-style: italic; }
 .qa-source { border-left: 3px solid #c9c9c9; padding: 0.3rem 0.8rem; margin: 0.6rem 0; }
@@ -34,6 +44,45 @@ CSS = """
 .qa-meta { color: #666; font-size: 0.85rem; }
 .qa-article p { margin: 0.5rem 0; }
 """
+
+
+def maps_errors(handler: Callable) -> Callable:
+    """Wrap a UI handler (a function or a generator) so that no error reaches the user raw.
+
+    A :class:`QAError` (the user can act on it) becomes its one-line message, logged at INFO;
+    any other error becomes "Something went wrong (error ID)", its traceback logged with the id.
+    """
+
+    def fail(exc: Exception):
+        if isinstance(exc, gr.Error):
+            raise exc
+        if isinstance(exc, QAError):
+            log.info("%s: %s", handler.__name__, exc)
+            raise gr.Error(str(exc)) from None
+        error_id = uuid.uuid4().hex[:8]
+        log.error("error %s in %s", error_id, handler.__name__, exc_info=exc)
+        raise gr.Error(f"Something went wrong (error {error_id}); the details are in the log.") from None
+
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from handler(*args, **kwargs)
+            except Exception as exc:
+                fail(exc)
+
+    else:
+
+        @functools.wraps(handler)
+        def wrapper(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except Exception as exc:
+                fail(exc)
+
+    wrapper.maps_errors = True
+    return wrapper
 
 
 def _escape(text: str) -> str:
@@ -124,41 +173,38 @@ def render_summary(summary: Summary | None) -> str:
 def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
     """Build the UI around an open pipeline."""
 
+    @maps_errors
     def respond(message: str, history: list[dict]):
         asked = [message_text(m) for m in history if m.get("role") == "user"]
         history = [*history, {"role": "user", "content": message}]
-        try:
-            for event in pipeline.ask_stream(message, history=asked):
-                if isinstance(event, Answer):
-                    reply = {"role": "assistant", "content": answer_message(event)}
-                    yield [*history, reply], render_sources(event, pipeline), ""
-                else:
-                    yield [*history, {"role": "assistant", "content": f"… {event.strip()}"}], "", ""
-        except QAError as exc:
-            raise gr.Error(str(exc)) from None
+        for event in pipeline.ask_stream(message, history=asked):
+            if isinstance(event, Answer):
+                reply = {"role": "assistant", "content": answer_message(event)}
+                yield [*history, reply], render_sources(event, pipeline), ""
+            else:
+                yield [*history, {"role": "assistant", "content": f"… {event.strip()}"}], "", ""
 
+    @maps_errors
     def article_rows():
         return [[a.date or "", a.title, a.chunks, a.id] for a in pipeline.articles()]
 
+    @maps_errors
     def open_article(event: gr.SelectData, rows):
         article_id = rows.iloc[event.index[0]]["id"] if hasattr(rows, "iloc") else rows[event.index[0]][3]
         stored = pipeline.summarizer().stored(article_id)
         return article_id, render_article(pipeline, article_id), render_summary(stored)
 
+    @maps_errors
     def summarize_one(article_id: str):
         if not article_id:
             raise gr.Error("open an article first")
-        try:
-            return render_summary(pipeline.summarize([article_id]).summaries[0])
-        except QAError as exc:
-            raise gr.Error(str(exc)) from None
+        return render_summary(pipeline.summarize([article_id]).summaries[0])
 
+    @maps_errors
     def digest_all():
-        try:
-            return render_summary(pipeline.digest())
-        except QAError as exc:
-            raise gr.Error(str(exc)) from None
+        return render_summary(pipeline.digest())
 
+    @maps_errors
     def upload(files):
         if not files:
             return "<p class='qa-meta'>No files.</p>", article_rows()
@@ -206,8 +252,10 @@ def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
                 article_view = gr.HTML()
                 summary_view = gr.HTML()
             table.select(open_article, [table], [current, article_view, summary_view])
-            summarize_button.click(summarize_one, [current], [summary_view], api_name="summarize")
-            digest_button.click(digest_all, None, [summary_view], api_name="digest")
+            summarize_button.click(
+                summarize_one, [current], [summary_view], api_name="summarize", concurrency_id=STORE_QUEUE
+            )
+            digest_button.click(digest_all, None, [summary_view], api_name="digest", concurrency_id=STORE_QUEUE)
         with gr.Tab("Add articles"):
             kinds = ", ".join(SUPPORTED_SUFFIXES)
             files = gr.File(
@@ -217,7 +265,7 @@ def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
             )
             add = gr.Button("Add to the collection", variant="primary")
             results = gr.HTML()
-            add.click(upload, [files], [results, table], api_name="add")
+            add.click(upload, [files], [results, table], api_name="add", concurrency_id=STORE_QUEUE)
     app.queue(default_concurrency_limit=1)  # one model: model work runs one request at a time
     return app
 
@@ -246,6 +294,10 @@ def launch(app: gr.Blocks, *, port: int, block: bool = True):
 
 
 def main() -> int:
+    handler = logging.StreamHandler()  # the log: standard error, qa's own lines only (not every library's)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("qa").addHandler(handler)
+    logging.getLogger("qa").setLevel(logging.INFO)
     try:
         settings = Settings.from_env()
         pipeline = Pipeline.from_settings(settings)

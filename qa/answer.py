@@ -151,6 +151,10 @@ class Answerer:
     def candidates(self, asked: Question, *, filters: Filters) -> tuple[list[Candidate], list[Hit]]:
         """The candidate sentences for a question with their features, not yet scored."""
         vectors = self.embedder.embed([asked.text, asked.focus])
+        with self.store.catalog.snapshot():  # an article removed meanwhile is gone from every read, or from none
+            return self._candidates(asked, filters, vectors)
+
+    def _candidates(self, asked: Question, filters: Filters, vectors: np.ndarray) -> tuple[list[Candidate], list[Hit]]:
         hits = hybrid_search(
             asked.text,
             store=self.store,

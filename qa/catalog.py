@@ -9,15 +9,22 @@ goes in as ``pending`` before its vectors are written to Chroma, and its chunks,
 entries and the ``ready`` mark go in one transaction after. Articles being replaced or
 removed are marked ``deleting`` until their vectors are gone. :meth:`Catalog.unfinished`
 lists what a crash left behind so the store can finish the job.
+
+Each thread gets its own SQLite connection (the UI runs events on a pool of threads), so one
+thread's transaction never takes in another thread's statements. A ``generation`` number in
+the meta table counts the writes to Chroma, so a process can tell that another one wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -110,23 +117,56 @@ class Catalog:
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         try:
-            self.db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(chunks)")}
+            db = self.db
+            db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
             if "vectors" not in columns:  # a store written before sentence vectors were kept
-                self.db.execute("ALTER TABLE chunks ADD COLUMN vectors BLOB")
-            if "file" not in {row[1] for row in self.db.execute("PRAGMA table_info(sources)")}:
-                self.db.execute("ALTER TABLE sources ADD COLUMN file TEXT")  # written before files were recorded
-            self.db.execute("CREATE INDEX IF NOT EXISTS sources_file ON sources(file)")
+                db.execute("ALTER TABLE chunks ADD COLUMN vectors BLOB")
+            if "file" not in {row[1] for row in db.execute("PRAGMA table_info(sources)")}:
+                db.execute("ALTER TABLE sources ADD COLUMN file TEXT")  # written before files were recorded
+            db.execute("CREATE INDEX IF NOT EXISTS sources_file ON sources(file)")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalogue {path}: {exc}") from None
-        self.path = path
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            # check_same_thread=False only so that close() may close every thread's connection.
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with self._connections_lock:
+                self._connections.append(db)
+            self._local.db = db
+        return db
 
     def close(self) -> None:
-        self.db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read one state of the catalogue throughout, whatever other threads and processes
+        commit meanwhile (a read transaction; WAL lets writers go on). Nests; write nothing inside."""
+        db = self.db
+        if db.in_transaction:
+            yield
+            return
+        db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            db.execute("COMMIT")
 
     # --- meta ----------------------------------------------------------------------------
 
@@ -137,6 +177,27 @@ class Catalog:
     def set_meta(self, values: dict[str, str]) -> None:
         with self._transaction():
             self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
+
+    def store_id(self) -> str:
+        """This catalogue's own id, made on first use: it tags the vectors it writes to a shared server."""
+        with self._transaction():
+            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?)", (uuid.uuid4().hex[:12],))
+        value = self.get_meta("store_id")
+        assert value is not None
+        return value
+
+    def generation(self) -> int:
+        """How many times any process has written to this store's vectors (0 for a new store)."""
+        return int(self.get_meta("generation") or 0)
+
+    def next_generation(self) -> int:
+        """Count one more write and return the new generation."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO meta(key, value) VALUES ('generation', '1')"
+                " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+            return self.generation()
 
     # --- writing -------------------------------------------------------------------------
 

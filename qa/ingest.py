@@ -447,7 +447,8 @@ NEAR_DUPLICATE = 0.8
 def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICATE) -> tuple[list[Chunk], int]:
     """Keep the first of the chunks of one article that repeat each other; renumber the rest.
 
-    Exact duplicates have the same words once case, digits and punctuation are set aside;
+    Exact duplicates have the same words and numbers once case and punctuation are set aside
+    (two chunks that differ only in their figures are two facts, and both are kept);
     near duplicates share at least ``near`` of their word trigrams (Jaccard), so a sentence
     repeated a thousand times leaves one chunk (or two: a shorter last one has the same
     trigrams). Without this, thousands of identical vectors crowd other articles out of
@@ -460,15 +461,18 @@ def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICA
     trigrams: list[set[tuple[str, ...]]] = []
     holders: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)  # trigram -> kept chunks with it
     for chunk in chunks:
-        words = tuple(re.findall(r"[^\W\d_]+", chunk.text.lower()))
+        words = tuple(re.findall(r"[^\W_]+", chunk.text.lower()))
+        if all(w.isdigit() for w in words):  # figures alone ("2-1"): nothing to tell a repeat by
+            kept.append(chunk)
+            trigrams.append(set())
+            continue
         if words in exact:
             continue
         grams = set(zip(words, words[1:], words[2:], strict=False)) or {words}
         shared = Counter(i for gram in grams for i in holders.get(gram, ()))
-        if words and any(n / (len(grams) + len(trigrams[i]) - n) >= near for i, n in shared.items()):
+        if any(n / (len(grams) + len(trigrams[i]) - n) >= near for i, n in shared.items()):
             continue
-        if words:  # a chunk of figures alone ("2-1") is compared with nothing
-            exact.add(words)
+        exact.add(words)
         for gram in grams:
             holders[gram].append(len(kept))
         trigrams.append(grams)

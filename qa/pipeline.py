@@ -66,6 +66,8 @@ class Pipeline:
             embed_model=embedder.name if embedder else settings.embed_model,
             embed_dim=embedder.dim if embedder else None,
             lock_timeout=settings.lock_timeout,
+            reconnect=None if settings.chroma_url else lambda: connect_chroma(settings.data_dir, None),
+            shared=bool(settings.chroma_url),
         )
         return cls(
             settings,
@@ -215,16 +217,19 @@ class Pipeline:
         ids = [self.store.resolve(a).id for a in article_ids] if article_ids else None
         filters = Filters.build(article_ids=ids, date_from=date_from, date_to=date_to)
         self.require_articles()
-        return hybrid_search(
-            query,
-            store=self.store,
-            embedder=self.embedder,
-            k=k,
-            candidates=max(self.settings.candidates, k),
-            per_article=self.settings.candidates_per_article,
-            rrf_k=self.settings.rrf_k,
-            filters=filters,
-        )
+        vector = self.embedder.embed([query])[0]
+        with self.store.catalog.snapshot():  # one state of the catalogue, while others write
+            return hybrid_search(
+                query,
+                store=self.store,
+                embedder=self.embedder,
+                k=k,
+                candidates=max(self.settings.candidates, k),
+                per_article=self.settings.candidates_per_article,
+                rrf_k=self.settings.rrf_k,
+                filters=filters,
+                vector=vector,
+            )
 
     def answerer(self) -> Answerer:
         if self._ranker is None:
@@ -269,8 +274,7 @@ class Pipeline:
     def digest(self, article_ids: Sequence[str] | None = None, *, force: bool = False) -> Summary:
         """Main story, agreements and single-source reports across articles (all when None)."""
         self.require_articles()
-        ids = list(article_ids) if article_ids else [a.id for a in self.articles()]
-        return self.summarizer().digest(ids, force=force)
+        return self.summarizer().digest(list(article_ids) if article_ids else None, force=force)
 
     def timeline(
         self,

@@ -28,10 +28,14 @@ def _default_cache_dir() -> Path:
     return Path(user_cache_dir("qa", appauthor=False))
 
 
-def _setting(default: Any = None, *, help: str, factory: Any = None) -> Any:
+def _setting(
+    default: Any = None, *, help: str, factory: Any = None, least: float | None = None, choices: tuple = ()
+) -> Any:
+    """A settings field: its help, and the least value (``least``) or the values (``choices``) it may take."""
+    metadata = {"help": help, "least": least, "choices": choices}
     if factory is not None:
-        return field(default_factory=factory, metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -55,15 +59,17 @@ class Settings:
         "all-MiniLM-L6-v2",
         help="sentence-transformers model: the packaged all-MiniLM-L6-v2 by default, or a local folder",
     )
-    embed_batch: int = _setting(64, help="texts per embedding batch")
-    chunk_words: int = _setting(80, help="most words in one chunk (sentences are never split)")
-    max_file_mb: float = _setting(20.0, help="largest article file accepted, in MB")
-    k: int = _setting(5, help="passages returned by a search")
-    candidates: int = _setting(40, help="candidates each retriever contributes before fusion")
+    embed_batch: int = _setting(64, help="texts per embedding batch", least=1)
+    chunk_words: int = _setting(80, help="most words in one chunk (sentences are never split)", least=1)
+    max_file_mb: float = _setting(20.0, help="largest article file accepted, in MB", least=0.001)
+    k: int = _setting(5, help="passages returned by a search", least=1)
+    candidates: int = _setting(40, help="candidates each retriever contributes before fusion", least=1)
     candidates_per_article: int = _setting(
-        16, help="most dense candidates one article may take, so no article crowds out the others (0: no limit)"
+        16,
+        help="most dense candidates one article may take, so no article crowds out the others (0: no limit)",
+        least=0,
     )
-    rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)")
+    rrf_k: int = _setting(60, help="reciprocal rank fusion constant: score = sum 1/(rrf_k + rank)", least=0)
     model: str | None = _setting(
         None, help="a GGUF file to answer with; unset: models/*.gguf, then the packaged Gemma 3 270M"
     )
@@ -72,23 +78,24 @@ class Settings:
     )
     llm_model: str | None = _setting(None, help="model name to send to the model server")
     llm_api_key: str | None = _setting(None, help="bearer token for the model server")
-    n_ctx: int = _setting(2048, help="context window in tokens; every prompt is fitted into it")
-    n_threads: int = _setting(0, help="CPU threads for llama.cpp (0: its default)")
+    n_ctx: int = _setting(2048, help="context window in tokens; every prompt is fitted into it", least=256)
+    n_threads: int = _setting(0, help="CPU threads for llama.cpp (0: its default)", least=0)
     seed: int = _setting(0, help="sampling seed; answers are greedy (temperature 0) in any case")
     answer_mode: str = _setting(
         "auto",
         help="extractive (copy a checked source sentence), generative (model writes, checker filters), "
         "or auto: generative when the model has a chat template, else extractive",
+        choices=("auto", "extractive", "generative"),
     )
-    answer_chunks: int = _setting(20, help="retrieved chunks whose sentences compete to answer")
+    answer_chunks: int = _setting(20, help="retrieved chunks whose sentences compete to answer", least=1)
     answer_threshold: float | None = _setting(
         None,
         help="least score (0-1) the best sentence needs to be given as the answer; below it the answer is "
         "'the articles don't say'. Unset: the fitted default in qa/ranker.json (see README, Evaluation)",
     )
-    max_answer_tokens: int = _setting(120, help="most tokens the model may generate for one answer")
-    lock_timeout: float = _setting(30.0, help="seconds a writer waits for another process's write to finish")
-    port: int = _setting(7860, help="port of the web UI (app.py), always bound to 127.0.0.1")
+    max_answer_tokens: int = _setting(120, help="most tokens the model may generate for one answer", least=1)
+    lock_timeout: float = _setting(30.0, help="seconds a writer waits for another process's write to finish", least=0)
+    port: int = _setting(7860, help="port of the web UI (app.py), always bound to 127.0.0.1", least=1)
     debug: bool = _setting(False, help="show full tracebacks for unexpected errors")
 
     def __post_init__(self) -> None:
@@ -96,6 +103,12 @@ class Settings:
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
         if self.answer_threshold is not None and not 0.0 <= self.answer_threshold <= 1.0:
             raise InputError(f"QA_ANSWER_THRESHOLD={self.answer_threshold} is not between 0 and 1")
+        for f in dataclasses.fields(self):
+            value, least, choices = getattr(self, f.name), f.metadata["least"], f.metadata["choices"]
+            if least is not None and not value >= least:  # "not >=" also refuses NaN
+                raise InputError(f"QA_{f.name.upper()}={value} is too small: it must be at least {least}")
+            if choices and value not in choices:
+                raise InputError(f"QA_{f.name.upper()}={value!r} is not one of {', '.join(choices)}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

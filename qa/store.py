@@ -2,7 +2,16 @@
 
 Embedded Chroma (``PersistentClient`` in the data directory) is the default; with a server
 URL configured the same code talks to a Chroma server through ``HttpClient``. Either way the
-catalogue and the keyword index stay in the local data directory.
+catalogue and the keyword index stay in the local data directory. A server's collection may be
+shared by several catalogues (machines): each tags the vectors it writes with its own id and
+reads, recovers and removes only those.
+
+Several processes may open one data directory (the UI, and ``qa ingest`` beside it). Embedded
+Chroma keeps its vector index in memory and writes it back whole, so a process whose view is
+older than the files would overwrite another process's vectors. Hence: every write holds the
+data directory's lock, every write to Chroma counts one more *generation* in the catalogue,
+and a process whose last view is older than the current generation reopens its Chroma client
+before it reads or writes (docs/reliability.md, promise 2).
 """
 
 from __future__ import annotations
@@ -10,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,6 +36,8 @@ from qa.types import Article, ArticleInfo, Chunk
 CATALOG_FILE = "catalog.sqlite3"
 CHROMA_DIR = "chroma"
 LOCK_FILE = "write.lock"
+# Chunks that problems() looks up by their own vector; a bigger store is checked on a sample.
+SELF_QUERY_SAMPLE = 2000
 
 
 def connect_chroma(data_dir: Path, url: str | None):
@@ -75,6 +88,12 @@ class Store:
         collection: the Chroma collection's name.
         embed_model: the embedding model's name, recorded with the collection.
         embed_dim: its dimension, or ``None`` when not yet known (the model is loaded lazily).
+        lock_timeout: seconds a writer waits for another process's write to finish.
+        reconnect: makes a new client on the same files; given for embedded Chroma, whose
+            view must be reopened after another process wrote (``None`` for a server).
+        shared: the collection may hold other catalogues' vectors (a server): this store's
+            vector ids are ``<chunk id>@<store id>`` with an ``owner`` metadata field, and it
+            sees only those.
     """
 
     def __init__(
@@ -86,6 +105,8 @@ class Store:
         embed_model: str,
         embed_dim: int | None,
         lock_timeout: float = 30.0,
+        reconnect: Callable[[], object] | None = None,
+        shared: bool = False,
     ):
         self.data_dir = data_dir
         self.lock_timeout = lock_timeout
@@ -93,21 +114,58 @@ class Store:
         self.client = client
         self.embed_model = embed_model
         self.collection_name = collection
+        self._reconnect = reconnect
+        # Chroma calls and reopening the client are serialised within a process, so that no
+        # thread uses a client another thread is replacing.
+        self._chroma = threading.RLock()
+        self._wrote = False
         self._check_catalog_model(embed_model, embed_dim)
+        self.owner = self.catalog.store_id() if shared else None
+        self._seen = self.catalog.generation()  # read before opening: a later write means reopen
+        self._open_collection()
+
+    def _open_collection(self) -> None:
+        name, model = self.collection_name, self.embed_model
         try:
-            self.collection = client.get_or_create_collection(
-                name=collection,
-                metadata={"hnsw:space": "cosine", "embed_model": embed_model},
-                embedding_function=None,
+            self.collection = self.client.get_or_create_collection(
+                name=name, metadata={"hnsw:space": "cosine", "embed_model": model}, embedding_function=None
             )
         except Exception as exc:
-            raise StoreError(f"cannot open the Chroma collection {collection!r}: {_reason(exc)}") from None
+            raise StoreError(f"cannot open the Chroma collection {name!r}: {_reason(exc)}") from None
         recorded = (self.collection.metadata or {}).get("embed_model")
-        if recorded and recorded != embed_model:
+        if recorded and recorded != model:
             raise StoreError(
-                f"the Chroma collection {collection!r} was built with the embedding model {recorded!r},"
-                f" not {embed_model!r}; use that model, or another collection (QA_COLLECTION)"
+                f"the Chroma collection {name!r} was built with the embedding model {recorded!r},"
+                f" not {model!r}; use that model, or another collection (QA_COLLECTION)"
             )
+
+    def _current(self):
+        """The collection, after reopening the client if another process wrote since we looked.
+
+        Callers hold ``self._chroma``.
+        """
+        generation = self.catalog.generation()
+        if generation != self._seen and self._reconnect is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()
+            self.client = self._reconnect()
+            self._open_collection()
+        self._seen = generation
+        return self.collection
+
+    def _mine(self, where: dict | None = None) -> dict | None:
+        """``where``, narrowed to this store's own vectors when the collection is shared."""
+        if self.owner is None:
+            return where
+        own = {"owner": self.owner}
+        return own if where is None else {"$and": [where, own]}
+
+    def _vector_ids(self, chunk_ids: Sequence[str]) -> list[str]:
+        return [f"{c}@{self.owner}" for c in chunk_ids] if self.owner else list(chunk_ids)
+
+    @staticmethod
+    def _chunk_ids(vector_ids: Sequence[str]) -> list[str]:
+        return [v.split("@", 1)[0] for v in vector_ids]
 
     def _check_catalog_model(self, model: str, dim: int | None) -> None:
         """Refuse to mix embedding models in one store, before anything is written."""
@@ -132,6 +190,8 @@ class Store:
 
     def close(self) -> None:
         self.catalog.close()
+        with self._chroma, contextlib.suppress(Exception):
+            self.client.close()  # releases embedded Chroma's in-memory index for a later reopen
 
     # --- writing -------------------------------------------------------------------------
 
@@ -142,6 +202,8 @@ class Store:
         A second writer (``qa ingest`` while the UI adds files, say) waits up to
         ``lock_timeout`` seconds, then stops with a clear message; nothing is half-written.
         The lock is an OS file lock, so it is released when its holder exits or is killed.
+        Holding it, the store first reopens its Chroma view if another process wrote since it
+        last looked; each write to Chroma counts one more generation as soon as it is made.
         """
         path = self.data_dir / LOCK_FILE
         with path.open("a") as handle:
@@ -161,23 +223,73 @@ class Store:
                 handle.truncate()
                 handle.write(f"{os.getpid()}\n")
                 handle.flush()
+                with self._chroma:
+                    self._current()
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                try:
+                    if self._wrote:
+                        with self._chroma:
+                            self._seen = self.catalog.next_generation()
+                            self._wrote = False
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def problems(self) -> list[str]:
-        """Ways the catalogue and Chroma disagree; empty for a consistent store."""
+    def problems(self, *, sample: int = SELF_QUERY_SAMPLE) -> list[str]:
+        """Ways the catalogue and Chroma disagree; empty for a consistent store.
+
+        Beyond counting, every chunk (or ``sample`` of them, chosen at random, in a bigger
+        store) must be found by a dense query for its own stored vector: a vector that Chroma
+        keeps but its index no longer finds is lost to search all the same.
+        """
         found = []
         unfinished = self.catalog.unfinished()
         if unfinished:
             found.append(f"{len(unfinished)} articles half-written or half-deleted")
         expected = self.catalog.ready_chunk_ids()
-        stored = set(self.collection.get(include=[])["ids"])
+        with self._chroma:
+            stored = set(self._chunk_ids(self._current().get(where=self._mine(), include=[])["ids"]))
         if stored - expected:
             found.append(f"{len(stored - expected)} vectors without a ready article")
         if expected - stored:
             found.append(f"{len(expected - stored)} chunks without a vector")
+        checked = sorted(stored & expected)
+        if len(checked) > sample:
+            checked = sorted(random.Random(0).sample(checked, sample))
+        lost = self.unfindable(checked)
+        if lost:
+            found.append(f"{len(lost)} of {len(checked)} chunks checked: not found by a dense query for their vector")
         return found
+
+    def unfindable(self, chunk_ids: Sequence[str], *, depth: int = 10, batch: int = 200) -> list[str]:
+        """Those of ``chunk_ids`` that a dense query for their own stored vector does not return.
+
+        A chunk missing from the ``depth`` nearest is looked for again among its own article's
+        chunks only: chunks of the same text (a line many articles repeat) share one vector,
+        and more of them than ``depth`` can tie in front of it.
+        """
+        lost: list[str] = []
+        with self._chroma:
+            collection = self._current()
+            depth = min(depth, collection.count())
+            for i in range(0, len(chunk_ids), batch):
+                ids = self._vector_ids(chunk_ids[i : i + batch])
+                part = collection.get(ids=ids, include=["embeddings", "metadatas"])
+                if not len(part["ids"]):
+                    continue
+                near = collection.query(
+                    query_embeddings=part["embeddings"], n_results=depth, where=self._mine(), include=[]
+                )["ids"]
+                for vector_id, vector, meta, found in zip(
+                    part["ids"], part["embeddings"], part["metadatas"], near, strict=True
+                ):
+                    if vector_id in found:
+                        continue
+                    own = self._mine({"article_id": meta["article_id"]})
+                    again = collection.query(query_embeddings=[vector], n_results=depth, where=own, include=[])
+                    if vector_id not in again["ids"][0]:
+                        lost.extend(self._chunk_ids([vector_id]))
+        return lost
 
     def recover(self) -> list[str]:
         """Finish what a crash interrupted: drop half-written and half-deleted articles.
@@ -218,29 +330,38 @@ class Store:
 
     def _add_vectors(self, articles: Sequence[Article], chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         dates = {a.id: a.date for a in articles}
-        step = max(1, min(4000, self.client.get_max_batch_size()))
+        with self._chroma:
+            step = max(1, min(4000, self.client.get_max_batch_size()))
         try:
             for i in range(0, len(chunks), step):
                 part = chunks[i : i + step]
                 metadatas = []
                 for c in part:
                     meta = {"article_id": c.article_id, "index": c.index, "start": c.start, "end": c.end}
+                    if self.owner:
+                        meta["owner"] = self.owner
                     if dates[c.article_id]:
                         meta["date"] = _date_number(dates[c.article_id])
                     metadatas.append(meta)
-                self.collection.upsert(
-                    ids=[c.id for c in part],
-                    embeddings=vectors[i : i + step],
-                    documents=[c.text for c in part],
-                    metadatas=metadatas,
-                )
+                with self._chroma:
+                    self._wrote = True
+                    self._current().upsert(
+                        ids=self._vector_ids([c.id for c in part]),
+                        embeddings=vectors[i : i + step],
+                        documents=[c.text for c in part],
+                        metadatas=metadatas,
+                    )
+                    self._seen = self.catalog.next_generation()  # readers elsewhere reopen now, not at the end
         except Exception as exc:
             raise StoreError(f"cannot write vectors to Chroma: {_reason(exc)}") from None
 
     def _delete_vectors(self, article_ids: Sequence[str]) -> None:
         try:
-            for article_id in article_ids:
-                self.collection.delete(where={"article_id": article_id})
+            with self._chroma:
+                self._wrote = True
+                for article_id in article_ids:
+                    self._current().delete(where=self._mine({"article_id": article_id}))
+                self._seen = self.catalog.next_generation()
         except Exception as exc:
             raise StoreError(f"cannot delete vectors from Chroma: {_reason(exc)}") from None
 
@@ -282,13 +403,17 @@ class Store:
         return self.catalog.articles()
 
     def article(self, article_id: str) -> Article:
-        info = self.resolve(article_id)
-        article = self.catalog.article(info.id)
+        with self.catalog.snapshot():
+            info = self.resolve(article_id)
+            article = self.catalog.article(info.id)
         assert article is not None
         return article
 
     def count(self) -> int:
-        return self.collection.count()
+        with self._chroma:
+            if self.owner:
+                return len(self._current().get(where=self._mine(), include=[])["ids"])
+            return self._current().count()
 
     def dense_search(
         self,
@@ -310,11 +435,17 @@ class Store:
             clauses.append({"date": {"$gte": _date_number(date_from)}})
         if date_to:
             clauses.append({"date": {"$lte": _date_number(date_to)}})
-        where = clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
-        try:
-            result = self.collection.query(
-                query_embeddings=[vector], n_results=limit, where=where, include=["distances"]
-            )
-        except Exception as exc:
-            raise StoreError(f"Chroma query failed: {_reason(exc)}") from None
-        return list(zip(result["ids"][0], result["distances"][0], strict=True))
+        where = self._mine(clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None))
+        for attempt in range(2):
+            try:
+                with self._chroma:
+                    if attempt:
+                        self._seen = None  # reopen: another process may be writing right now
+                    result = self._current().query(
+                        query_embeddings=[vector], n_results=limit, where=where, include=["distances"]
+                    )
+                break
+            except Exception as exc:
+                if attempt or self._reconnect is None:
+                    raise StoreError(f"Chroma query failed: {_reason(exc)}") from None
+        return list(zip(self._chunk_ids(result["ids"][0]), result["distances"][0], strict=True))

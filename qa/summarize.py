@@ -269,18 +269,21 @@ class Summarizer:
 
     # --- several articles ----------------------------------------------------------------------
 
-    def digest(self, article_ids: Sequence[str], *, force: bool = False) -> Summary:
-        """Main story, agreements and single-source reports across articles, all cited."""
-        ids = sorted({self.store.resolve(a).id for a in article_ids})
-        if len(ids) < 2:
-            raise InputError("a digest needs at least two articles")
-        if len(ids) > DIGEST_MAX_ARTICLES:
-            raise InputError(f"a digest covers at most {DIGEST_MAX_ARTICLES} articles; name the ones you want")
-        key = "digest:" + hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
-        stored = None if force else self.store.catalog.get_summary(key, METHOD)
-        if stored is not None:
-            return Summary.from_dict(json.loads(stored))
-        summary = self._digest(ids)
+    def digest(self, article_ids: Sequence[str] | None, *, force: bool = False) -> Summary:
+        """Main story, agreements and single-source reports across articles (all when None), all cited."""
+        with self.store.catalog.snapshot():  # the articles as they are now, though one is removed meanwhile
+            if article_ids is None:
+                article_ids = [a.id for a in self.store.articles()]
+            ids = sorted({self.store.resolve(a).id for a in article_ids})
+            if len(ids) < 2:
+                raise InputError("a digest needs at least two articles")
+            if len(ids) > DIGEST_MAX_ARTICLES:
+                raise InputError(f"a digest covers at most {DIGEST_MAX_ARTICLES} articles; name the ones you want")
+            key = "digest:" + hashlib.sha256(" ".join(ids).encode()).hexdigest()[:16]
+            stored = None if force else self.store.catalog.get_summary(key, METHOD)
+            if stored is not None:
+                return Summary.from_dict(json.loads(stored))
+            summary = self._digest(ids)
         self.store.catalog.put_summary(key, METHOD, json.dumps(summary.to_dict()))
         return summary
 

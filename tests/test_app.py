@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import sqlite3
 
 import pytest
 
+from qa.errors import InputError
 from qa.types import Answer, Citation
 from tests.conftest import SEEDS
 
@@ -73,12 +77,77 @@ def test_rendering_is_inert() -> None:
     assert "![x]" in web.answer_message(answer)  # plain text in a chat that renders no Markdown
 
 
+@pytest.mark.parametrize("streams", [False, True])
+@pytest.mark.parametrize(
+    "error, user_sees, level",
+    [
+        (InputError("no article with id 'abcd'; see 'qa list'"), "no article with id 'abcd'; see 'qa list'", "INFO"),
+        (AssertionError("article is not None"), "Something went wrong (error ", "ERROR"),
+        (sqlite3.OperationalError("cannot start a transaction within a transaction"), "Something went wrong", "ERROR"),
+    ],
+)
+def test_every_handler_error_is_one_line_for_the_user_and_the_detail_in_the_log(
+    error, user_sees, level, streams, caplog
+) -> None:
+    import gradio as gr
+
+    import app as web
+
+    def handler():
+        raise error
+
+    def streaming():
+        yield "partial"
+        raise error
+
+    wrapped = web.maps_errors(streaming if streams else handler)
+    caplog.set_level(logging.INFO, logger="qa.app")
+    with pytest.raises(gr.Error) as raised:
+        list(wrapped()) if streams else wrapped()
+    shown = raised.value.message
+    assert shown.startswith(user_sees) and "\n" not in shown and "Traceback" not in shown
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    [record] = caplog.records
+    assert record.levelname == level
+    if level == "INFO":
+        assert record.getMessage().endswith(str(error)) and record.exc_info is None
+    else:
+        error_id = shown.split("error ")[1].split(")")[0]
+        assert error_id in record.getMessage() and record.exc_info[1] is error  # the traceback, in the log only
+
+
+def test_every_event_of_the_app_maps_its_errors_and_store_changes_share_one_queue() -> None:
+    import app as web
+
+    class NoArticles:
+        def articles(self):
+            return []
+
+    ui = web.create_app(NoArticles())
+    handlers = [f for f in ui.fns.values() if f.fn is not None]
+    assert len(handlers) >= 7 and all(getattr(f.fn, "maps_errors", False) for f in handlers), handlers
+    queue = {f.api_name: f.concurrency_id for f in handlers}
+    changing = {name: queue[name] for name in ("add", "summarize", "digest")}
+    assert len(set(changing.values())) == 1 and "ask" not in changing, changing
+    assert queue["ask"] != changing["add"]
+
+
 def _chromium() -> tuple[str, str]:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not (browser and driver):
+        if os.environ.get("CI") == "true":  # CI claims a browser test: missing Chromium fails it
+            pytest.fail("CI=true but no chromium and chromedriver: the browser test cannot run")
         pytest.skip("no Chromium here; .ci/run installs Debian's chromium and chromium-driver")
     return browser, driver
+
+
+@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_without_chromium_the_browser_test_fails_under_ci_and_skips_elsewhere(ci, outcome, monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome):
+        _chromium()
 
 
 def test_a_real_browser_asks_and_sees_the_highlighted_source(served, tmp_path) -> None:

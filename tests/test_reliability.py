@@ -6,6 +6,7 @@ See docs/reliability.md for the list of promises and how each one is tested.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import random
 import signal
@@ -81,6 +82,118 @@ def test_the_writer_lock_times_out_in_process(settings, embedder) -> None:
             thread.join()
 
 
+# A process that holds a Pipeline for its whole life, as the UI does: it ingests the seeds, then
+# searches in a loop until told to stop, then ingests one more article and reports what it sees.
+LONG_LIVED = r"""
+import json, sys, time
+from pathlib import Path
+from qa.pipeline import Pipeline
+from qa.settings import Settings
+
+stop, extra = Path(sys.argv[1]), sys.argv[2]
+queries = ["residents gathered near the market", "repairs would cost million pounds", "Sednaya prison"]
+requests, failures = 0, []
+with Pipeline.from_settings(Settings.from_env()) as pipeline:
+    pipeline.ingest([sys.argv[3]])
+    print("ready", flush=True)
+    while not stop.exists():
+        try:
+            pipeline.search(queries[requests % len(queries)])
+        except Exception as exc:
+            failures.append(f"{type(exc).__name__}: {exc}")
+        requests += 1
+        time.sleep(0.1)  # a user's pace; leaves the CPU to the writers
+    step = "ingest"
+    try:
+        pipeline.ingest([extra])
+        step, store = "check", pipeline.store
+        chunk_ids = sorted(store.catalog.ready_chunk_ids())
+        found = {hit.article.id for q in queries for hit in pipeline.search(q, k=50)}
+        report = {"problems": store.problems(), "unfindable": store.unfindable(chunk_ids),
+                  "articles": sorted(a.id for a in pipeline.articles()), "found": sorted(found)}
+    except Exception as exc:
+        failures.append(f"{step}: {type(exc).__name__}: {exc}")
+        report = {}
+print(json.dumps({"requests": requests, "failures": failures[:5], "failed": len(failures), **report}), flush=True)
+"""
+
+
+def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder) -> None:
+    """The UI's situation: one process keeps its store open and searches while `qa ingest` adds
+    1,200 chunks (more than Chroma's in-memory index writes back at once) and `qa remove`
+    deletes articles; then the long-lived process writes. No request fails, no vector is lost."""
+    corpus = synthetic_corpus(tmp_path / "corpus", 300)
+    extra = synthetic_corpus(tmp_path / "extra", 301) / "300.txt"
+    data = tmp_path / "data"
+    # Eight words a chunk: every sentence is a chunk of its own, so many chunks embed quickly.
+    env = {**os.environ, "QA_DATA_DIR": str(data), "QA_CHUNK_WORDS": "8", "QA_LOCK_TIMEOUT": "120"}
+    stop, log = tmp_path / "stop", (tmp_path / "long-lived.log").open("w")
+    long_lived = subprocess.Popen(
+        [sys.executable, "-c", LONG_LIVED, str(stop), str(extra), str(SEEDS)],
+        env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
+    )  # fmt: skip
+    try:
+        assert long_lived.stdout.readline().strip() == "ready", (tmp_path / "long-lived.log").read_text()[-2000:]
+        added = subprocess.run([*QA, "ingest", str(corpus), "--quiet"], env=env, cwd=ROOT, capture_output=True,
+                               text=True)  # fmt: skip
+        assert added.returncode == 0, added.stderr
+        from qa.catalog import Catalog
+
+        catalog = Catalog(data / "catalog.sqlite3")
+        removed = [a.id for a in catalog.articles() if a.source.endswith(("007.txt", "150.txt", "299.txt"))]
+        catalog.close()
+        assert len(removed) == 3
+        for article_id in removed:
+            gone = subprocess.run([*QA, "remove", article_id], env=env, cwd=ROOT, capture_output=True, text=True)
+            assert gone.returncode == 0, gone.stderr
+        stop.touch()
+        out, _ = long_lived.communicate(timeout=300)
+    finally:
+        if long_lived.poll() is None:
+            long_lived.kill()
+        log.close()
+    err = (tmp_path / "long-lived.log").read_text()
+    assert out.strip(), err[-2000:]
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["failed"] == 0 and report["requests"] > 0, (report, err[-2000:])
+    assert report["problems"] == [] and report["unfindable"] == []
+    assert len(report["articles"]) == 2 + 300 - 3 + 1 and not set(removed) & set(report["articles"])
+    assert set(report["found"]) <= set(report["articles"])
+    with Pipeline.from_settings(Settings(data_dir=data, chunk_words=8), embedder=embedder) as pipeline:
+        assert pipeline.store.problems() == []
+        assert pipeline.store.unfindable(sorted(pipeline.store.catalog.ready_chunk_ids())) == []
+        assert pipeline.store.count() == sum(a.chunks for a in pipeline.articles()) > 1200
+    searched = subprocess.run([*QA, "search", "Report 300", "--k", "50", "--json"], env=env, cwd=ROOT,
+                              capture_output=True, text=True)  # fmt: skip
+    assert searched.returncode == 0, searched.stderr
+    assert {h["article_id"] for h in json.loads(searched.stdout)["hits"]} <= set(report["articles"])
+
+
+def test_problems_catches_a_vector_that_chroma_counts_but_its_index_no_longer_finds(seeded) -> None:
+    """The loss the issue saw: counts agree, yet a chunk is not found by a query for its own vector."""
+    store = seeded.store
+    chunk_ids = sorted(store.catalog.ready_chunk_ids())
+    assert store.problems() == [] and store.unfindable(chunk_ids) == []
+    lost = chunk_ids[3]
+
+    class IndexWithoutOneVector:
+        def __init__(self, collection) -> None:
+            self.collection = collection
+
+        def __getattr__(self, name: str):
+            return getattr(self.collection, name)
+
+        def query(self, **kwargs):
+            result = self.collection.query(**kwargs)
+            result["ids"] = [[i for i in ids if i != lost] for ids in result["ids"]]
+            return result
+
+    store.collection = IndexWithoutOneVector(store.collection)
+    assert store.count() == len(chunk_ids)  # counting cannot see it
+    assert store.problems() == [f"1 of {len(chunk_ids)} chunks checked: not found by a dense query for their vector"]
+    assert store.problems(sample=2) in ([], ["1 of 2 chunks checked: not found by a dense query for their vector"])
+
+
 # --- crash safety --------------------------------------------------------------------------------
 
 
@@ -143,6 +256,52 @@ def test_four_threads_get_the_answers_one_thread_gets(seeded_with_llm) -> None:
         t.join(timeout=300)
     assert not errors, errors
     assert all(results[(n, q)] == sequential[q] for n in range(4) for q in questions)
+
+
+def at_once(jobs: dict) -> list[str]:
+    """Run each job in a thread of its own, all released at the same moment; the errors."""
+    start, errors = threading.Barrier(len(jobs)), []
+
+    def run(name, job) -> None:
+        start.wait()
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    return errors
+
+
+def test_upload_summarize_digest_remove_and_ask_at_once(settings, embedder, llm, tmp_path) -> None:
+    """What the UI's events do when they overlap: three rounds of ingest, summarize, digest,
+    remove and ask from five threads at once (each several times); the store stays whole."""
+    corpus = synthetic_corpus(tmp_path / "corpus", 12)
+    files = sorted(corpus.iterdir())
+    with Pipeline.from_settings(settings, embedder=embedder, llm=llm) as pipeline:
+        pipeline.ingest([SEEDS, *files[:3]])
+        seed_ids = [a.id for a in pipeline.articles() if Path(a.source).parent.name == "seeds"]
+        assert len(seed_ids) == 2
+        for round_ in range(3):
+            new = files[3 + 3 * round_ : 6 + 3 * round_]
+            victim = next(a.id for a in pipeline.articles() if Path(a.source).name == files[round_].name)
+            jobs = {
+                "ingest": lambda new=new: [pipeline.ingest([f]) for f in new],
+                "summarize": lambda: [pipeline.summarize(seed_ids, force=True) for _ in range(3)],
+                "digest": lambda: [pipeline.digest(force=True) for _ in range(2)],
+                "remove": lambda victim=victim: pipeline.remove(victim),
+                "ask": lambda: [pipeline.ask("Which prison did the rebel forces take over?") for _ in range(2)],
+            }
+            errors = at_once(jobs)
+            assert not errors, (round_, errors)
+            assert pipeline.store.problems() == []
+            names = {Path(a.source).name for a in pipeline.articles()}
+            assert {f.name for f in files[round_ + 1 : 6 + 3 * round_]} <= names and files[round_].name not in names
+            assert all(pipeline.summarizer().stored(i) for i in seed_ids)
 
 
 @pytest.fixture

@@ -38,3 +38,24 @@ def test_every_field_is_described() -> None:
     rows = Settings.describe()
     assert all(help_text for _, _, help_text in rows)
     assert ("QA_K", "5") == rows[[r[0] for r in rows].index("QA_K")][:2]
+
+
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("QA_ANSWER_MODE", "foo", "is not one of auto, extractive, generative"),
+        ("QA_K", "-3", "must be at least 1"),
+        ("QA_N_CTX", "lots", "is not a valid int"),
+        ("QA_CANDIDATES", "0", "must be at least 1"),
+        ("QA_LOCK_TIMEOUT", "nan", "must be at least 0"),
+    ],
+)
+def test_a_bad_setting_stops_the_cli_with_one_line_naming_it(name, value, says, monkeypatch, capsys) -> None:
+    from qa import cli
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InputError, match=f"^{name}="):
+        Settings.from_env()
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"qa: error: {name}=") and says in err
