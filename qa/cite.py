@@ -71,7 +71,7 @@ class Terms:
 
 
 def _capitalised_next(toks: list[str], i: int) -> bool:
-    """A capitalised first word is a name when a capitalised word follows ("Abu Mohammed")."""
+    """A capitalised first word is a name when a capitalised word follows ("Grace Hopper")."""
     return i + 1 < len(toks) and toks[i + 1][0].isupper() and toks[i + 1].lower() not in STOPWORDS
 
 

@@ -86,7 +86,7 @@ def load_items(path: str | Path) -> list[Item]:
 def normalise(text: str) -> str:
     """Lower-case, drop possessive endings, punctuation and articles, fold white space (SQuAD-style).
 
-    Example: ``normalise("The  U.S.-backed SDF's!") == "us backed sdf"``
+    Example: ``normalise("The  U.S.-based BBC's!") == "us based bbc"``
     """
     text = text.lower().replace("\u2019", "'")
     text = re.sub(r"(?<=\w)'s\b|(?<=s)'(?!\w)", "", text)

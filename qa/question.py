@@ -202,7 +202,7 @@ def answer_spans(sentence: str, question: Question) -> list[AnswerSpan]:
             start += len(piece) - len(rest)
             piece = rest
         elif start == opening and piece == first and is_dictionary_word(first):
-            continue  # "Residents celebrated": capitalised only because it opens the sentence
+            continue  # "Voters queued": capitalised only because it opens the sentence
         piece = re.sub(r"(?:'s|\u2019s)$", "", piece)
         add(start, start + len(piece), "name")
     return spans

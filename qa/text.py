@@ -25,14 +25,15 @@ _ABBREVIATIONS = frozenset(
 _FINAL = re.compile(r"[.!?\u2026]+(?:\([^()\n]{1,60}\))?[\"'\u201d\u2019)\]]*")
 _OPENERS = "\"'\u201c\u2018([" + "\u00bf\u00a1"
 
-# A credit that marks a photo caption (the large international wire and photo agencies, or the word
-# photo/picture/image): "(AFP)", "(AP Photo/Hussein Malla)", "Photo: Reuters".
+# A credit that marks a photo caption: the large international wire and photo agencies, with or
+# without their video service's "TV", or the word photo/picture/image: "(AFP)", "(Reuters TV)",
+# "(AP Photo/Hussein Malla)", "Photo: Reuters".
 _AGENCIES = (
     r"AFP|Reuters|AP|Associated Press|Getty Images?|EPA(?:-EFE)?|Xinhua|Anadolu|PA(?: Media| Wire)?"
-    r"|Bloomberg|Shutterstock|Alamy|WireImage|Sipa|UPI|dpa|ANSA|TASS|AFPTV|Photo|Picture|Image|File|Handout"
+    r"|Bloomberg|Shutterstock|Alamy|WireImage|Sipa|UPI|dpa|ANSA|TASS|Photo|Picture|Image|File|Handout"
 )
 _CREDIT_END = re.compile(
-    rf"(?:\((?:[^()]*\b(?:{_AGENCIES})\b[^()]*)\)"
+    rf"(?:\((?:[^()]*\b(?:{_AGENCIES})(?:TV)?\b[^()]*)\)"
     rf"|\b(?:Photo|Picture|Image)(?: credit)?\s*:\s*[^.!?]{{1,60}})[\s\"'\u201d\u2019]*$"
 )
 # Where a caption starts when it is glued to the headline on the same line.
@@ -227,7 +228,7 @@ def is_instruction(sentence: str) -> bool:
 def is_crosslink(line: str) -> bool:
     """True for a line that points to another story instead of telling this one.
 
-    Example: ``is_crosslink("READ: U.S. Announces Aid To Ukraine") is True``
+    Example: ``is_crosslink("READ: Council Approves New Budget For Schools") is True``
     """
     return bool(_CROSSLINK.match(line)) and len(line.split()) <= 30
 

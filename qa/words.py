@@ -87,7 +87,7 @@ def lemma(word: str) -> str:
 def is_dictionary_word(word: str) -> bool:
     """Whether the lower-cased word is in the English dictionary (a common word, not only a name).
 
-    Example: ``is_dictionary_word("Residents") and not is_dictionary_word("Leeds")``
+    Example: ``is_dictionary_word("Voters") and not is_dictionary_word("Leeds")``
     """
     from lemminflect import getAllLemmas
 
