@@ -33,6 +33,7 @@ import numpy as np
 
 from qa import prompts
 from qa.cite import parse_cited, support
+from qa.embed import sentence_vectors
 from qa.errors import ModelError
 from qa.llm import LLM, chat_prompt
 from qa.question import AnswerSpan, Question, answer_spans
@@ -174,24 +175,21 @@ class Answerer:
             texts,
             idf=lambda term: math.log(1 + (total - frequency[term] + 0.5) / (frequency[term] + 0.5)),
             question_vectors=vectors,
-            sentence_vectors=lambda where: self._sentence_vectors(hits, where),
+            sentence_vectors=lambda where: self._sentence_vectors(hits, texts, where),
         )
         return found, hits
 
     # --- features that need the store ----------------------------------------------------------
 
-    def _sentence_vectors(self, hits: Sequence[Hit], sentences: Sequence[tuple[int, int, str]]) -> np.ndarray:
-        """Embeddings of ``(hit index, sentence index, text)``: stored at ingest; computed here
-        for chunks stored before sentence vectors were kept."""
-        stored = self.store.catalog.sentence_vectors([h.chunk.id for h in hits])
-        missing = [(h, s, text) for h, s, text in sentences if hits[h].chunk.id not in stored]
-        computed = dict(
-            zip([(h, s) for h, s, _ in missing], self.embedder.embed([t for *_, t in missing]), strict=True)
+    def _sentence_vectors(
+        self, hits: Sequence[Hit], texts: dict[str, str], sentences: Sequence[tuple[int, int, str]]
+    ) -> np.ndarray:
+        """Embeddings of ``(hit index, sentence index, text)``, as stored at ingest (or embedded
+        now for an older store: :func:`qa.embed.sentence_vectors`)."""
+        stored = sentence_vectors(self.embedder, self.store.catalog, [h.chunk for h in hits], texts)
+        return np.array([stored[hits[h].chunk.id][s] for h, s, _ in sentences], dtype=np.float32).reshape(
+            len(sentences), -1
         )
-        return np.array(
-            [computed[(h, s)] if (h, s) in computed else stored[hits[h].chunk.id][s] for h, s, _ in sentences],
-            dtype=np.float32,
-        ).reshape(len(sentences), -1)
 
     # --- answers ---------------------------------------------------------------------------------
 

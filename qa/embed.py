@@ -7,13 +7,14 @@ loaded by sentence-transformers from the installed package folder: nothing is fe
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from qa.errors import ModelError
+from qa.types import Chunk
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 # SHA-256 of the official weights (model.safetensors) of all-MiniLM-L6-v2.
@@ -88,3 +89,24 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return vectors.astype(np.float32, copy=False)
+
+
+def embed_sentences(embedder: Embedder, chunks: Sequence[Chunk], texts: Mapping[str, str]) -> list[np.ndarray]:
+    """Each chunk's sentence embeddings, one row per sentence in order, from one ``embed`` call
+    (``texts``: article id -> stored text; white space is folded as the index reads it)."""
+    flat = embedder.embed([" ".join(s.of(texts[c.article_id]).split()) for c in chunks for s in c.sentences])
+    out, start = [], 0
+    for chunk in chunks:
+        out.append(flat[start : start + len(chunk.sentences)])
+        start += len(chunk.sentences)
+    return out
+
+
+def sentence_vectors(embedder: Embedder, catalog, chunks: Sequence[Chunk], texts: Mapping[str, str]) -> dict:
+    """Chunk id -> its sentence embeddings: as stored at ingest, or embedded now for chunks
+    stored before sentence vectors were kept."""
+    found = catalog.sentence_vectors([c.id for c in chunks])
+    missing = [c for c in chunks if c.id not in found]
+    if missing:
+        found.update(zip([c.id for c in missing], embed_sentences(embedder, missing, texts), strict=True))
+    return found

@@ -447,9 +447,9 @@ NEAR_DUPLICATE = 0.8
 def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICATE) -> tuple[list[Chunk], int]:
     """Keep the first of the chunks of one article that repeat each other; renumber the rest.
 
-    Exact duplicates have the same words and numbers once case and punctuation are set aside
-    (two chunks that differ only in their figures are two facts, and both are kept);
-    near duplicates share at least ``near`` of their word trigrams (Jaccard), so a sentence
+    Two chunks repeat each other when, case and punctuation set aside, they share at least
+    ``near`` of their word trigrams (Jaccard; identical chunks share all; numbers are words, so
+    two chunks that differ only in their figures are two facts, and both are kept), so a sentence
     repeated a thousand times leaves one chunk (or two: a shorter last one has the same
     trigrams). Without this, thousands of identical vectors crowd other articles out of
     dense search. Returns ``(kept chunks, how many were dropped)``.
@@ -457,7 +457,6 @@ def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICA
     Example: ``len(drop_duplicate_chunks([c, c])[0]) == 1`` for any chunk ``c``
     """
     kept: list[Chunk] = []
-    exact: set[tuple[str, ...]] = set()
     trigrams: list[set[tuple[str, ...]]] = []
     holders: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)  # trigram -> kept chunks with it
     for chunk in chunks:
@@ -466,13 +465,10 @@ def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICA
             kept.append(chunk)
             trigrams.append(set())
             continue
-        if words in exact:
-            continue
         grams = set(zip(words, words[1:], words[2:], strict=False)) or {words}
         shared = Counter(i for gram in grams for i in holders.get(gram, ()))
         if any(n / (len(grams) + len(trigrams[i]) - n) >= near for i, n in shared.items()):
             continue
-        exact.add(words)
         for gram in grams:
             holders[gram].append(len(kept))
         trigrams.append(grams)

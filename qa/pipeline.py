@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer import Answerer
-from qa.embed import Embedder, SentenceTransformerEmbedder
+from qa.embed import Embedder, SentenceTransformerEmbedder, embed_sentences, sentence_vectors
 from qa.errors import InputError
 from qa.ingest import chunk_article, discover, drop_duplicate_chunks, iter_articles
 from qa.llm import LLM, LlamaCppLLM, OpenAIServerLLM, resolve_model
@@ -185,13 +185,7 @@ class Pipeline:
         """
         if not batch.links:
             return
-        texts = {a.id: a.text for a in batch.articles}
-        sentences = [" ".join(s.of(texts[c.article_id]).split()) for c in batch.chunks for s in c.sentences]
-        flat = self.embedder.embed(sentences)
-        per_chunk, start = [], 0
-        for chunk in batch.chunks:
-            per_chunk.append(flat[start : start + len(chunk.sentences)])
-            start += len(chunk.sentences)
+        per_chunk = embed_sentences(self.embedder, batch.chunks, {a.id: a.text for a in batch.articles})
         vectors = np.array([mean_vector(v) for v in per_chunk], dtype=np.float32).reshape(-1, self.embedder.dim)
         self.store.write(
             batch.articles, batch.chunks, vectors, links=batch.links, files=batch.files, sentence_vectors=per_chunk
@@ -306,21 +300,13 @@ class Pipeline:
         articles = [self.store.article(i) for i in dict.fromkeys(ids)]
         vectors: dict[tuple[str, int], np.ndarray] = {}
         chunk_of: dict[tuple[str, int], str] = {}
-        missing: list[tuple[tuple[str, int], str]] = []
         for article in articles:
             chunks = self.store.catalog.article_chunks(article.id)
-            stored = self.store.catalog.sentence_vectors([c.id for c in chunks])
+            per_chunk = sentence_vectors(self.embedder, self.store.catalog, chunks, {article.id: article.text})
             for chunk in chunks:
                 for row, span in enumerate(chunk.sentences):
-                    key = (article.id, span.start)
-                    chunk_of[key] = chunk.id
-                    if chunk.id in stored:
-                        vectors[key] = stored[chunk.id][row]
-                    else:  # a store written before sentence vectors were kept
-                        missing.append((key, " ".join(span.of(article.text).split())))
-        if missing:
-            for (key, _), vector in zip(missing, self.embedder.embed([t for _, t in missing]), strict=True):
-                vectors[key] = vector
+                    chunk_of[(article.id, span.start)] = chunk.id
+                    vectors[(article.id, span.start)] = per_chunk[chunk.id][row]
         return build_timeline(
             articles, vectors=vectors, chunk_of=chunk_of, spans=spans, since=filters.date_from, until=filters.date_to
         )

@@ -118,7 +118,6 @@ class Store:
         # Chroma calls and reopening the client are serialised within a process, so that no
         # thread uses a client another thread is replacing.
         self._chroma = threading.RLock()
-        self._wrote = False
         self._check_catalog_model(embed_model, embed_dim)
         self.owner = self.catalog.store_id() if shared else None
         self._seen = self.catalog.generation()  # read before opening: a later write means reopen
@@ -146,12 +145,16 @@ class Store:
         """
         generation = self.catalog.generation()
         if generation != self._seen and self._reconnect is not None:
-            with contextlib.suppress(Exception):
-                self.client.close()
-            self.client = self._reconnect()
-            self._open_collection()
+            self._reopen()
         self._seen = generation
         return self.collection
+
+    def _reopen(self) -> None:
+        """A new client on the files, and the collection through it (callers hold ``self._chroma``)."""
+        with contextlib.suppress(Exception):
+            self.client.close()
+        self.client = self._reconnect()
+        self._open_collection()
 
     def _mine(self, where: dict | None = None) -> dict | None:
         """``where``, narrowed to this store's own vectors when the collection is shared."""
@@ -227,13 +230,7 @@ class Store:
                     self._current()
                 yield
             finally:
-                try:
-                    if self._wrote:
-                        with self._chroma:
-                            self._seen = self.catalog.next_generation()
-                            self._wrote = False
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def problems(self, *, sample: int = SELF_QUERY_SAMPLE) -> list[str]:
         """Ways the catalogue and Chroma disagree; empty for a consistent store.
@@ -344,7 +341,6 @@ class Store:
                         meta["date"] = _date_number(dates[c.article_id])
                     metadatas.append(meta)
                 with self._chroma:
-                    self._wrote = True
                     self._current().upsert(
                         ids=self._vector_ids([c.id for c in part]),
                         embeddings=vectors[i : i + step],
@@ -358,7 +354,6 @@ class Store:
     def _delete_vectors(self, article_ids: Sequence[str]) -> None:
         try:
             with self._chroma:
-                self._wrote = True
                 for article_id in article_ids:
                     self._current().delete(where=self._mine({"article_id": article_id}))
                 self._seen = self.catalog.next_generation()
@@ -440,7 +435,7 @@ class Store:
             try:
                 with self._chroma:
                     if attempt:
-                        self._seen = None  # reopen: another process may be writing right now
+                        self._reopen()  # another process may be writing right now
                     result = self._current().query(
                         query_embeddings=[vector], n_results=limit, where=where, include=["distances"]
                     )

@@ -449,7 +449,7 @@ def _order(mention: Mention) -> tuple:
     return (unresolved, first, PRECISIONS.index(e.precision), open_end, dated, mention.citation.start)
 
 
-def _names(sentence: str, expressions: Sequence[TimeExpression], offset: int) -> set[str]:
+def _names(sentence: str, expressions: Sequence[TimeExpression]) -> set[str]:
     """Proper names of a sentence, less the words of its time expressions ("Sunday", "December")."""
     time_words = {w.lower() for e in expressions for w in re.findall(r"\w+", e.text)}
     return {n.lower() for n in Terms.of(sentence).names if n.lower() not in time_words}
@@ -501,7 +501,7 @@ def build_timeline(
         for span in (spans or {}).get(article.id, article.sentences):
             sentence = span.of(article.text)
             expressions = find(sentence, published, offset=span.start)
-            names = _names(sentence, expressions, span.start)
+            names = _names(sentence, expressions)
             found.extend((article, span, e, names) for e in expressions)
     numbering: dict[tuple[str, int], int] = {}
     mentions = []
