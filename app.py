@@ -51,6 +51,7 @@ MAX_UPLOAD_MB = 20
 # Events that write to the store share one queue, so they run one at a time (Gradio gives every
 # other listener a queue of its own); asking, which only reads, runs beside them.
 STORE_QUEUE = "store"
+NEW = "new"  # the browser's remembered conversation when a new, still empty one is open
 # A chat request for an overview rather than a fact: routed to the digest, not the answerer.
 _BROAD = re.compile(
     r"^\s*(?:please\s+)?(?:summari[sz]e|give (?:me )?(?:a |an )?(?:summary|overview|digest)|"
@@ -151,11 +152,10 @@ def choose_for_digest(pipeline: Pipeline, chosen: list[str] | None) -> tuple[lis
 def status_html(pipeline: Pipeline) -> str:
     """What is running: the answer model, the embedding model, where the store is, how many articles."""
     s = pipeline.settings
-    llm = getattr(pipeline._llm, "path", None)
     if s.llm_url:
         model = f"model server {s.llm_url}"
     else:
-        model = Path(llm or s.model).name if (llm or s.model) else "packaged Gemma 3 270M (Q4_K_M)"
+        model = Path(s.model).name if s.model else "models/*.gguf or the packaged Gemma 3 270M"
     store = f"Chroma server {s.chroma_url}" if s.chroma_url else f"data dir {s.data_dir}"
     count = len(pipeline.articles())
     parts = [f"answers: {s.answer_mode} mode, {model}", f"embeddings: {s.embed_model}", store,
@@ -175,7 +175,7 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
             return None
 
     def open_conversation(conversation_id: str | None) -> Conversation | None:
-        if not conversation_id:
+        if not conversation_id or conversation_id == NEW:
             return None
         try:
             return conversations.load(conversation_id)
@@ -191,8 +191,11 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
     def showing(conversation: Conversation | None):
         """What the Ask tab shows for a conversation: chat, sources, the open id, the list."""
         turns = conversation.turns if conversation else []
-        current = conversation.id if conversation else ""
+        current = conversation.id if conversation else NEW
         return chat_messages(conversation), ui.sources_html(turns, text_of), current, conversation_choices(current)
+
+    shows = maps_errors(lambda: gr.Row(visible=True))
+    hides = maps_errors(lambda: gr.Row(visible=False))
 
     # --- Ask ------------------------------------------------------------------------------------
 
@@ -262,12 +265,12 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
         """On page load: the conversation this browser had open; the latest one on a first visit."""
         if remembered is None:
             listed = conversations.list()
-            remembered = listed[0].id if listed else ""
+            remembered = listed[0].id if listed else NEW
         return showing(open_conversation(remembered))
 
     @maps_errors
     def new_conversation():
-        return [], ui.sources_html([], text_of), "", "", "", conversation_choices("")
+        return [], ui.sources_html([], text_of), "", "", NEW, conversation_choices(NEW)
 
     @maps_errors
     def pick_conversation(conversation_id: str | None):
@@ -277,11 +280,11 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
 
     @maps_errors
     def delete_conversation(current: str):
-        if not current:
+        if not current or current == NEW:
             raise InputError("no conversation is open")
         conversations.delete(current)
         log.info("conversation %s deleted", current)
-        return [], ui.sources_html([], text_of), "", conversation_choices(""), gr.Row(visible=False)
+        return [], ui.sources_html([], text_of), NEW, conversation_choices(NEW), gr.Row(visible=False)
 
     @maps_errors
     def export_conversation(current: str):
@@ -392,7 +395,7 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
 
     with gr.Blocks(title="qa: news articles, cited", analytics_enabled=False) as app:
         gr.Markdown("### qa: ask the articles\nAnswers come only from the stored articles; every sentence is cited.")
-        status = gr.HTML(lambda: status_html(pipeline), elem_id="qa-status")
+        status = gr.HTML(maps_errors(lambda: status_html(pipeline)), elem_id="qa-status")
         current = gr.BrowserState(None, storage_key="qa-conversation")
         with gr.Tab("Ask"):
             with gr.Row():
@@ -433,17 +436,17 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
             chat.clear(new_conversation, None, [chat, sources, notice, question, current, saved], api_name=False)
             app.load(restore, [current], [chat, sources, current, saved], api_name=False)
             saved.input(pick_conversation, [saved], [chat, sources, current, saved], api_name=False)
-            forget.click(lambda: gr.Row(visible=True), None, [confirm_forget], api_name=False)
-            forget_no.click(lambda: gr.Row(visible=False), None, [confirm_forget], api_name=False)
+            forget.click(shows, None, [confirm_forget], api_name=False)
+            forget_no.click(hides, None, [confirm_forget], api_name=False)
             forget_yes.click(delete_conversation, [current], [chat, sources, current, saved, confirm_forget],
                              api_name="delete_conversation")  # fmt: skip
             export.click(export_conversation, [current], [exported], api_name="export")
         with gr.Tab("Articles"):
             search = gr.Textbox(label="Filter by title, date or id", placeholder="e.g. 2024-12 or prison",
                                 elem_id="article-filter")  # fmt: skip
-            table = gr.Dataframe(headers=["date", "title", "chunks", "id"], value=article_rows, interactive=False,
-                                 wrap=True, column_widths=["7rem", "60%", "5rem", "11rem"], max_height=360,
-                                 elem_id="qa-articles")  # fmt: skip
+            table = gr.Dataframe(headers=["date", "title", "chunks", "id"], value=maps_errors(article_rows),
+                                 interactive=False, wrap=True, column_widths=["10%", "62%", "8%", "20%"],
+                                 max_height=360, elem_id="qa-articles")  # fmt: skip
             opened = gr.Textbox(label="Open article id", interactive=False, elem_id="open-article")
             with gr.Row():
                 summarize_button = gr.Button("Summarize this article", elem_id="summarize")
@@ -470,7 +473,7 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
                                    concurrency_id=STORE_QUEUE)  # fmt: skip
             digest_button.click(digest, [digest_pick], [digest_view], api_name="digest", concurrency_id=STORE_QUEUE)
             delete_button.click(ask_delete, [opened], [confirm_delete, confirm_text], api_name=False)
-            delete_no.click(lambda: gr.Row(visible=False), None, [confirm_delete], api_name=False)
+            delete_no.click(hides, None, [confirm_delete], api_name=False)
         with gr.Tab("Timeline"):
             with gr.Row():
                 timeline_pick = gr.Dropdown(label="Only these articles (none: all)", choices=article_choices(),

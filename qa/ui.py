@@ -46,23 +46,23 @@ a.qa-cite { text-decoration: none; font-weight: 600; }
 .qa-entry { margin: 0.7rem 0; }
 .qa-when { font-weight: 600; }
 .qa-status { font-size: 0.8rem; }
-#qa-articles table td { max-width: 36rem; white-space: normal; overflow-wrap: anywhere; }
 """
 
 # Clicking an [n] opens the card it names (inside a closed <details> too) and scrolls to it.
 FOLLOW_JS = """
 () => {
+  window.qaFollowsCitations = true;
   document.addEventListener("click", (event) => {
     const link = event.target.closest("a.qa-cite");
     if (!link) return;
     event.preventDefault();
-    const target = document.getElementById(link.dataset.target);
+    const target = document.getElementById((link.getAttribute("href") || "").slice(1));
     if (!target) return;
     for (let d = target.closest("details"); d; d = d.parentElement.closest("details")) d.open = true;
     target.scrollIntoView({block: "center"});
     target.classList.add("qa-flash");
     setTimeout(() => target.classList.remove("qa-flash"), 2000);
-  });
+  }, true);  // capture: the chat's own click handling does not stop it
 }
 """
 
@@ -78,14 +78,14 @@ def esc(text: str) -> str:
 def linked(text: str, targets: dict[int, str]) -> str:
     """``text`` escaped, each ``[n]`` that has a target made a link to it.
 
-    Example: ``linked("x [1]", {1: "c1"})`` ends with ``data-target="c1">[1]</a>``
+    Example: ``linked("x [1]", {1: "c1"})`` ends with ``href="#c1">[1]</a>``
     """
 
     def link(match: re.Match) -> str:
         target = targets.get(int(match.group(1)))
         if target is None:
             return match.group(0)
-        return f'<a class="qa-cite" href="#{target}" data-target="{target}">{match.group(0)}</a>'
+        return f'<a class="qa-cite" href="#{target}">{match.group(0)}</a>'
 
     return _CITE.sub(link, esc(text))
 
