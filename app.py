@@ -55,7 +55,7 @@ NEW = "new"  # the browser's remembered conversation when a new, still empty one
 # A chat request for an overview rather than a fact: routed to the digest, not the answerer.
 _BROAD = re.compile(
     r"^\s*(?:please\s+)?(?:summari[sz]e|give (?:me )?(?:a |an )?(?:summary|overview|digest)|"
-    r"(?:a |an )?(?:summary|overview|digest) of|what (?:has )?happened\b)",
+    r"(?:a |an )?(?:summary|overview|digest) of|what (?:has )?happened(?:\s+(?:in|at|during|with)\b|\s*\?*\s*$))",
     re.IGNORECASE,
 )
 

@@ -61,7 +61,7 @@ FOLLOW_JS = """
     for (let d = target.closest("details"); d; d = d.parentElement.closest("details")) d.open = true;
     target.scrollIntoView({block: "center"});
     target.classList.add("qa-flash");
-    setTimeout(() => target.classList.remove("qa-flash"), 2000);
+    setTimeout(() => target.classList.remove("qa-flash"), 4000);
   }, true);  // capture: the chat's own click handling does not stop it
 }
 """
