@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -159,14 +160,15 @@ class Pipeline:
         batch.links[article.key] = article.id
         batch.files[article.key] = file  # recorded even when unchanged: the source may have moved file
         if previous == article.id and stored:
-            report.unchanged.append(article.source)
+            outcome = "unchanged"
+        elif previous and previous != article.id:
+            outcome = "replaced"
+        else:  # stored: the same text came from another source
+            outcome = "unchanged" if stored else "added"
+        getattr(report, outcome).append(article.source)
+        report.outcomes.append((outcome, article.source, article.title))
+        if outcome == "unchanged" and previous == article.id:
             return
-        if previous and previous != article.id:
-            report.replaced.append(article.source)
-        elif stored:
-            report.unchanged.append(article.source)  # the same text came from another source
-        else:
-            report.added.append(article.source)
         if not stored:
             chunks, dropped = drop_duplicate_chunks(chunk_article(article, max_words=self.settings.chunk_words))
             if dropped:  # what is not indexed is not among the article's indexed sentences either
@@ -191,6 +193,25 @@ class Pipeline:
             batch.articles, batch.chunks, vectors, links=batch.links, files=batch.files, sentence_vectors=per_chunk
         )
         report.chunks += len(batch.chunks)
+
+    def ingest_upload(self, path: str | Path, name: str) -> IngestReport:
+        """Ingest one uploaded file under its original file ``name``, wherever the upload was put.
+
+        An upload arrives at a temporary path of its own each time, so it is read from a copy
+        at ``DATA_DIR/uploads/NAME``: the name, not the temporary path, is what the article is
+        remembered by, and uploading an edited file again replaces its article (as ``qa ingest``
+        does for a file at the same path). The copy is removed afterwards.
+        """
+        name = Path(name).name
+        if not name or name.startswith("."):
+            raise InputError(f"not a file name: {name!r}")
+        staged = self.settings.data_dir / "uploads" / name
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(path, staged)
+            return self.ingest([staged])
+        finally:
+            staged.unlink(missing_ok=True)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -111,6 +111,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)  # "source: title" of articles whose line is gone
     chunks: int = 0
     duplicates: int = 0  # chunks not stored because they repeat another chunk of their article
+    # (outcome, source, title) per article read: names each article of a many-article file
+    outcomes: list[tuple[str, str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
