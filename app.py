@@ -276,6 +276,7 @@ def _report_rows(report) -> list[tuple[str, str, str]]:
     rows += [(n, "replaced", "a changed version replaced the old one") for n in report.replaced]
     rows += [(n, "removed", "no longer in its file") for n in report.removed]
     rows += [(n, "refused", why) for n, why in report.failed]
+    rows += [(n, "note", why) for n, why in report.notes]  # read with a loss, such as a date not understood
     return rows
 
 

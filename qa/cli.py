@@ -158,7 +158,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _quiet_libraries() -> None:
     """Keep third-party chatter (and their progress bars) off the user's terminal."""
     warnings.filterwarnings("ignore")
-    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "urllib3"):
+    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "htmldate"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
