@@ -209,10 +209,8 @@ def normalise_date(value: str) -> str:
         raise ArticleError(f"date {value!r} is not a real date") from None
 
 
-_ISO_DATE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?)?",
-    re.IGNORECASE,
-)
+# A date that starts with an ISO day (whatever follows: a time, a zone, more words), as qa always read it.
+_ISO_DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?!\d)")
 _DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}\b.*")  # 08.12.2024: day first, as written where dots are used
 # Absolute dates only, with a day, a month and a year: "yesterday", "December 2024" or "Monday" are no date.
 _DATEPARSER_SETTINGS = {
@@ -226,7 +224,8 @@ _DATEPARSER_SETTINGS = {
 def parse_date(value: str | int | float) -> str | None:
     """The calendar day a publication date names, as ``YYYY-MM-DD``, or None when it names none.
 
-    Reads ISO 8601 (``2024-12-08``, ``2024-12-08T23:30:00-05:00``), RFC 2822 as in RSS feeds
+    Reads ISO 8601 (``2024-12-08``, ``2024-12-08T23:30:00-05:00``; a leading ISO day whatever
+    follows it, as qa always did), RFC 2822 as in RSS feeds
     (``Sun, 08 Dec 2024 23:30:00 GMT``), ``YYYYMMDD``, a Unix time stamp, and written dates in
     the languages dateparser knows (``December 8, 2024``, ``8 Dec 2024``, ``Dec. 8, 2024 11:30
     PM EST``, ``8 décembre 2024``). The day is the one written, in the writer's time zone: a
@@ -238,7 +237,7 @@ def parse_date(value: str | int | float) -> str | None:
     text = " ".join(str(value).split())
     if not text:
         return None
-    m = _ISO_DATE.fullmatch(text)
+    m = _ISO_DATE.match(text)
     if m:
         return _real_date(int(m[1]), int(m[2]), int(m[3]))
     if re.fullmatch(r"\d{8}", text):

@@ -399,6 +399,7 @@ def test_a_headline_that_instructs_a_machine_is_neither_title_nor_indexed(tmp_pa
         ("2024-12-08", "2024-12-08"),
         ("2024-12-08T23:30:00-05:00", "2024-12-08"),  # the day as written, never moved to UTC
         ("2024-12-08 10:00", "2024-12-08"),
+        ("2024/12/08 (updated 2024-12-09)", "2024-12-08"),  # a leading ISO day, whatever follows
         ("Sun, 08 Dec 2024 23:30:00 -0500", "2024-12-08"),  # RFC 2822, as in RSS
         ("Sun, 8 Dec 2024 23:30 GMT", "2024-12-08"),
         ("December 8, 2024", "2024-12-08"),
