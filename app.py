@@ -510,6 +510,7 @@ def _report_rows(report) -> list[tuple[str, str, str, str]]:
     rows = [(source, title, outcome, why[outcome]) for outcome, source, title in report.outcomes]
     rows += [(n.split(": ", 1)[0], n.split(": ", 1)[-1], "removed", "no longer in its file") for n in report.removed]
     rows += [(n, "", "refused", reason) for n, reason in report.failed]
+    rows += [(n, "", "note", why) for n, why in report.notes]  # read with a loss, such as a date not understood
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from qa.timeline import Timeline, build_timeline
 from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport
 
 MAX_QUERY_CHARS = 2000
+_FETCHED = "fetched "  # catalogue meta key prefix: what a fetch learnt about a URL (see qa.fetch.Item.remember)
 # Chunks gathered before one embedding call and one store write: big enough that the
 # encoder runs full batches, small enough that an interrupted ingest loses little.
 FLUSH_CHUNKS = 256
@@ -111,32 +113,83 @@ class Pipeline:
         *,
         on_start: Callable[[int], None] | None = None,
         on_file: Callable[[str], None] | None = None,
+        on_fetch: Callable[[str], None] | None = None,
     ) -> IngestReport:
-        """Read files and folders into the store.
+        """Read files and folders, and fetch ``http(s)://`` URLs (pages and feeds), into the store.
 
         Unchanged articles are skipped, changed files replace their old article, and a file
-        that cannot be read is reported and the rest still go in.
+        or URL that cannot be read is reported and the rest still go in. Only the URLs given
+        are fetched (:mod:`qa.fetch`), before the store is locked for writing.
 
         Args:
             on_start: called once with the number of files found.
             on_file: called after each file with its name.
+            on_fetch: called with each URL just before it is requested.
         """
-        files, problems = discover(paths)
+        from qa.fetch import is_url
+
+        paths = [str(p) for p in paths]
+        urls = [p for p in paths if is_url(p)]
+        files, problems = discover(p for p in paths if not is_url(p))
         report = IngestReport(failed=list(problems))
         if on_start:
             on_start(len(files))
-        if not files:  # nothing to read: say so without loading the embedding model
+        items = self._fetch(urls, on_fetch) if urls else []
+        if not files and not any(item.article for item in items):  # say so without loading the embedding model
+            self._store_fetched(items, report, write=False)
             return report
         embedder = self.embedder
         with self.store.writing():
             self.store.recover()
             self.store.record_model(embedder.dim)
             self._ingest(files, report, on_file)
+            self._store_fetched(items, report, write=True)
         return report
+
+    def _fetch(self, urls: list[str], on_fetch) -> list:
+        """Fetch the URLs (pages, feeds and their items); nothing is written yet."""
+        from qa.fetch import Fetcher, read_urls
+
+        catalog = self.store.catalog
+
+        class Memory:
+            def stored(self, key: str) -> str | None:
+                article_id = catalog.source_article(key)
+                return article_id if article_id and catalog.is_ready(article_id) else None
+
+            def recall(self, url: str) -> dict:
+                return json.loads(catalog.get_meta(_FETCHED + url) or "{}")
+
+        settings = self.settings
+        with Fetcher(timeout=settings.fetch_timeout, max_bytes=settings.max_file_bytes,
+                     delay=settings.fetch_delay, on_request=on_fetch) as fetcher:  # fmt: skip
+            return list(read_urls(urls, fetcher=fetcher, memory=Memory()))
+
+    def _store_fetched(self, items: list, report: IngestReport, *, write: bool) -> None:
+        """Store the fetched articles (``write``: under the store's write lock), report the rest, and
+        keep what each fetch learnt once its article is written."""
+        batch = _Batch()
+        for item in items:
+            report.notes.extend((item.where, note) for note in item.notes)
+            if item.failure:
+                report.failed.append((item.where, item.failure))
+            elif item.unchanged:
+                report.unchanged.append(item.where)
+            elif item.article is not None and write:
+                self._plan(item.article, batch, report, file=item.via)
+                if batch.size >= FLUSH_CHUNKS:
+                    self._flush(batch, report)
+                    batch = _Batch()
+        if write:
+            self._flush(batch, report)
+        learnt = {_FETCHED + url: json.dumps(state) for item in items for url, state in item.remember.items()}
+        if learnt:
+            self.store.catalog.set_meta(learnt)
 
     def _ingest(self, files, report: IngestReport, on_file) -> None:
         batch = _Batch()
-        for file, articles, failures in iter_articles(files, max_bytes=self.settings.max_file_bytes):
+        notes = report.notes
+        for file, articles, failures in iter_articles(files, max_bytes=self.settings.max_file_bytes, notes=notes):
             report.failed.extend(failures)
             for article in articles:  # a JSON-lines file may hold thousands: write as we go
                 self._plan(article, batch, report, file=str(file.path))
