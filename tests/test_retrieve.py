@@ -26,9 +26,11 @@ def test_rrf_keeps_first_seen_order_on_ties() -> None:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("Who freed Sednaya prison?", '"freed" OR "sednaya" OR "prison"'),
-        ('He said "NEAR" AND (x OR y)*', '"said" OR "near" OR "x" OR "y"'),
-        ("the of and", None),
+        ("Who freed Sednaya prison?", '"free" OR "sednaya" OR "prison"'),
+        ("Which children's charities took the money?", '"child" OR "charity" OR "take" OR "money"'),
+        ("How were the U.S. buildings well-armed?", '"us" OR "building" OR "well" OR "arm"'),
+        ('He said "NEAR" AND (x OR y)*', '"near" OR "x"'),
+        ("the of and was", None),
     ],
 )
 def test_keyword_query_is_safe_fts(text, expected) -> None:
