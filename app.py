@@ -30,6 +30,7 @@ import gradio as gr  # noqa: E402
 from qa import Answer, Pipeline, QAError, Settings  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
 from qa.summarize import Summary  # noqa: E402
+from qa.types import Citation  # noqa: E402
 
 log = logging.getLogger("qa.app")
 SEEDS = Path(__file__).resolve().parent / "seeds"
@@ -117,7 +118,7 @@ def render_sources(answer: Answer | None, pipeline: Pipeline) -> str:
         c = answer.closest
         return (
             f'{declined}<div class="qa-meta">Closest passage, not an answer ({html.escape(c.title)},'
-            f" {html.escape(c.date or 'no date')}):</div><p>{_escape(c.sentence)}</p>"
+            f" {html.escape(c.date or 'no date')}):</div><p>{_escape(c.sentence)}</p>{_warning(c)}"
         )
     blocks = []
     if answer.short_answer:
@@ -137,9 +138,14 @@ def render_sources(answer: Answer | None, pipeline: Pipeline) -> str:
         blocks.append(
             f'<div class="qa-source"><b>[{c.number}] {html.escape(c.title)}</b>'
             f'<div class="qa-meta">{html.escape(c.date or "no date")} · {html.escape(c.source)}'
-            f" · characters {c.start}-{c.end}</div><p>{paragraph}</p></div>"
+            f" · characters {c.start}-{c.end}</div><p>{paragraph}</p>{_warning(c)}</div>"
         )
     return "".join(blocks)
+
+
+def _warning(citation: Citation) -> str:
+    """The note on a cited sentence that reads like an instruction to a machine, or nothing."""
+    return f'<div class="qa-meta qa-warning">Note: {html.escape(citation.warning)}</div>' if citation.warning else ""
 
 
 def render_article(pipeline: Pipeline, article_id: str) -> str:

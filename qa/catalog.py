@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS articles(
     date TEXT,
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
+    instructions TEXT,
     state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
     added_at REAL NOT NULL
 );
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS chunks(
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
     vectors BLOB,
-    terms TEXT
+    terms TEXT,
+    instructions TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
 CREATE TABLE IF NOT EXISTS summaries(
@@ -103,8 +105,16 @@ def _terms(text: str) -> str:
     return " ".join(index_terms(text))
 
 
-def _spans(raw: str) -> tuple[Span, ...]:
-    return tuple(Span(s, e) for s, e in json.loads(raw))
+def _spans(raw: str | None) -> tuple[Span, ...]:
+    return tuple(Span(s, e) for s, e in json.loads(raw)) if raw else ()
+
+
+_CHUNK_COLUMNS = "id, article_id, idx, start, end, text, sentences, instructions"
+
+
+def _chunk(row: tuple) -> Chunk:
+    """A chunk from a row of :data:`_CHUNK_COLUMNS`."""
+    return Chunk(*row[:6], sentences=_spans(row[6]), instructions=_spans(row[7]))
 
 
 def _vectors_blob(vectors: np.ndarray) -> bytes:
@@ -130,6 +140,9 @@ class Catalog:
             columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
             if "vectors" not in columns:  # a store written before sentence vectors were kept
                 db.execute("ALTER TABLE chunks ADD COLUMN vectors BLOB")
+            for table in ("articles", "chunks"):  # written when instruction-like sentences were not indexed
+                if "instructions" not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN instructions TEXT")
             if "file" not in {row[1] for row in db.execute("PRAGMA table_info(sources)")}:
                 db.execute("ALTER TABLE sources ADD COLUMN file TEXT")  # written before files were recorded
             db.execute("CREATE INDEX IF NOT EXISTS sources_file ON sources(file)")
@@ -230,9 +243,21 @@ class Catalog:
         now = time.time()
         with self._transaction():
             self.db.executemany(
-                "INSERT OR REPLACE INTO articles(id, source, title, date, text, sentences, state, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                [(a.id, a.source, a.title, a.date, a.text, _spans_json(a.sentences), now) for a in articles],
+                "INSERT OR REPLACE INTO articles(id, source, title, date, text, sentences, instructions, state,"
+                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                [
+                    (
+                        a.id,
+                        a.source,
+                        a.title,
+                        a.date,
+                        a.text,
+                        _spans_json(a.sentences),
+                        _spans_json(a.instructions),
+                        now,
+                    )
+                    for a in articles
+                ],
             )
 
     def commit(
@@ -255,8 +280,8 @@ class Catalog:
         blobs = [_vectors_blob(v) for v in sentence_vectors] if sentence_vectors is not None else [None] * len(chunks)
         with self._transaction():
             self.db.executemany(
-                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences, vectors, terms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences, vectors, terms,"
+                " instructions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         c.id,
@@ -268,6 +293,7 @@ class Catalog:
                         _spans_json(c.sentences),
                         blob,
                         _terms(c.text),
+                        _spans_json(c.instructions),
                     )  # fmt: skip
                     for c, blob in zip(chunks, blobs, strict=True)
                 ],
@@ -382,12 +408,21 @@ class Catalog:
 
     def article(self, article_id: str) -> Article | None:
         row = self.db.execute(
-            "SELECT id, source, title, date, text, sentences FROM articles WHERE id = ? AND state = 'ready'",
+            "SELECT id, source, title, date, text, sentences, instructions FROM articles"
+            " WHERE id = ? AND state = 'ready'",
             (article_id,),
         ).fetchone()
         if row is None:
             return None
-        return Article(id=row[0], source=row[1], title=row[2], date=row[3], text=row[4], sentences=_spans(row[5]))
+        return Article(
+            id=row[0],
+            source=row[1],
+            title=row[2],
+            date=row[3],
+            text=row[4],
+            sentences=_spans(row[5]),
+            instructions=_spans(row[6]),
+        )
 
     def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
         """The stored text of each given article."""
@@ -402,10 +437,10 @@ class Catalog:
             return {}
         marks = ",".join("?" * len(chunk_ids))
         rows = self.db.execute(
-            f"SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE id IN ({marks})",
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})",
             list(chunk_ids),
         )
-        return {r[0]: Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows}
+        return {r[0]: _chunk(r) for r in rows}
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embeddings of each chunk's sentences (chunks stored without them are left out)."""
@@ -423,10 +458,10 @@ class Catalog:
 
     def article_chunks(self, article_id: str) -> list[Chunk]:
         rows = self.db.execute(
-            "SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE article_id = ? ORDER BY idx",
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE article_id = ? ORDER BY idx",
             (article_id,),
         )
-        return [Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows]
+        return [_chunk(r) for r in rows]
 
     def ready_chunk_ids(self) -> set[str]:
         rows = self.db.execute(
