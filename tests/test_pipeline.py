@@ -143,10 +143,13 @@ def test_keyword_search_matches_dictionary_forms(seeded: Pipeline) -> None:
         assert any(sentence in c.text for c in found.values()), query  # Porter has "take", "took"; "fall", "fell"
 
 
-# The keyword index of a store written before it held lemmas: FTS5's Porter tokenizer over the text.
+# A store written before the keyword index held lemmas (FTS5's Porter tokenizer over the text)
+# and before instruction-like sentences were indexed and marked.
 _PORTER_INDEX = """
 DROP TRIGGER chunks_ai; DROP TRIGGER chunks_ad; DROP TABLE chunks_vocab; DROP TABLE chunks_fts;
 ALTER TABLE chunks DROP COLUMN terms;
+ALTER TABLE chunks DROP COLUMN instructions;
+ALTER TABLE articles DROP COLUMN instructions;
 DELETE FROM meta WHERE key = 'keyword_index';
 CREATE VIRTUAL TABLE chunks_fts USING fts5(
     text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
@@ -175,6 +178,7 @@ def test_a_store_with_the_old_keyword_index_is_reindexed_on_open(seeded: Pipelin
         assert reopened.store.count() == chunks
         assert len(catalog.keyword_search("flee", limit=20)) >= 2  # "fled", in both seeds
         assert reopened.search("Sednaya prison")[0].keyword_rank == 1
+        assert all(a.instructions == () for a in map(reopened.article, [i.id for i in reopened.articles()]))
         (tmp_path / "new.txt").write_text("Dam repairs\n\nWorkers fled the flooded dam on Monday.\n")
         reopened.ingest([tmp_path / "new.txt"])
         [new] = [a for a in reopened.articles() if a.title == "Dam repairs"]

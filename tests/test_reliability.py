@@ -385,7 +385,7 @@ def hostile_corpus(folder: Path) -> Path:
     return folder
 
 
-def test_instructions_in_articles_are_never_obeyed_or_repeated(tmp_path, embedder, llm) -> None:
+def test_instructions_in_articles_are_never_obeyed_and_only_quoted_marked(tmp_path, embedder, llm) -> None:
     settings = Settings(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
     prompts: list[str] = []
 
