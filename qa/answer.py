@@ -20,6 +20,11 @@ With a chat model (``generative`` mode) the model writes one or two sentences fr
 three best candidates, each ending in ``[n]``; every sentence is checked against what it
 cites (:func:`qa.cite.support`), unsupported ones are dropped, and if none is left the best
 candidate is the answer, copied.
+
+A sentence that reads like an instruction to a machine (marked at ingest: ``Chunk.instructions``)
+is evidence like any other: it can be the answer, copied and cited, and the citation says how
+it reads. It is never put in a prompt: no short answer is asked of the model for it, and a
+chat model is given the other candidates (or, when it is the best, none: it is quoted).
 """
 
 from __future__ import annotations
@@ -133,8 +138,9 @@ class Answerer:
             timings["total"] = time.perf_counter() - start
             yield self._decline(asked, hits, best, timings, note)
             return
-        if self.mode == "generative":
-            result = yield from self._generate(asked, ranked[:READ_PASSAGES], hits, timings, note)
+        if self.mode == "generative" and not _instruction(best):  # such a best sentence is quoted, not prompted
+            passages = [c for c in ranked if not _instruction(c)][:READ_PASSAGES]
+            result = yield from self._generate(asked, passages, hits, timings, note)
             if result is not None:
                 timings["total"] = time.perf_counter() - start
                 yield result
@@ -196,7 +202,7 @@ class Answerer:
     def _extractive(self, asked, best: Candidate, hits, timings, note, short: str | None) -> Answer:
         spans = answer_sentences(best, asked, best.article_text)
         citations = tuple(
-            Citation.at(i, best.hit.article, span, text=best.article_text, chunk_id=best.hit.chunk.id)
+            Citation.at(i, best.hit.article, span, text=best.article_text, chunk=best.hit.chunk)
             for i, span in enumerate(spans, start=1)
         )
         body = " ".join(f"{c.sentence} [{c.number}]" for c in citations)
@@ -219,11 +225,11 @@ class Answerer:
         """The span of ``best`` that the model finds likeliest to answer ``asked``, with its
         share of the model's probability (against the other spans and "unknown").
 
-        None without a model, without a span of the kind asked for, or when the model's
-        server gives no log-probabilities.
+        None without a model, without a span of the kind asked for, for a sentence that reads
+        like an instruction to a machine, or when the model's server gives no log-probabilities.
         """
         options = [s for s in best.spans if s.kind == asked.span_kind] if asked.span_kind else []
-        if self.llm is None or not options:
+        if self.llm is None or not options or _instruction(best):
             return None
         prompt = prompts.SHORT_PREFIX + prompts.SHORT_QUESTION.format(
             question=" ".join(asked.focus.split()), passage=prompts.fence(best.text)
@@ -241,7 +247,7 @@ class Answerer:
         reason = decline_reason(asked, best, self.threshold)
         closest = None
         if best is not None:
-            closest = Citation.at(1, best.hit.article, best.span, text=best.article_text, chunk_id=best.hit.chunk.id)
+            closest = Citation.at(1, best.hit.article, best.span, text=best.article_text, chunk=best.hit.chunk)
         return Answer(asked.text, f"{prompts.DECLINE} {reason}".strip(), False, "declined", (), tuple(hits), timings,
                       None, note, confidence=best.score if best else None, closest=closest)  # fmt: skip
 
@@ -290,7 +296,7 @@ class Answerer:
                     numbering[n] = len(numbering) + 1
                     c = chosen[n - 1]
                     citations.append(
-                        Citation.at(numbering[n], c.hit.article, c.span, text=c.article_text, chunk_id=c.hit.chunk.id)
+                        Citation.at(numbering[n], c.hit.article, c.span, text=c.article_text, chunk=c.hit.chunk)
                     )
                 marks.append(f"[{numbering[n]}]")
             parts.append(f"{sentence} {''.join(marks)}")
@@ -330,6 +336,12 @@ class Answerer:
         timings["prompt"] = (first or end) - start
         timings["generation"] = end - (first or end)
         return "".join(parts)
+
+
+def _instruction(candidate: Candidate) -> bool:
+    """Whether a candidate sentence reads like an instruction to a machine (marked at ingest):
+    it may be quoted and cited as text, but no model is given it to read."""
+    return candidate.span in candidate.hit.chunk.instructions
 
 
 def choose_span(options: Sequence[AnswerSpan], logprobs: Sequence[float]) -> tuple[AnswerSpan | None, float]:

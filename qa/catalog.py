@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -31,6 +30,7 @@ import numpy as np
 
 from qa.errors import StoreError
 from qa.types import Article, ArticleInfo, Chunk, Span
+from qa.words import index_terms, lemmatiser, query_terms
 
 SCHEMA_VERSION = "2"
 
@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS articles(
     date TEXT,
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
+    instructions TEXT,
     state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
     added_at REAL NOT NULL
 );
@@ -57,12 +58,11 @@ CREATE TABLE IF NOT EXISTS chunks(
     end INTEGER NOT NULL,
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
-    vectors BLOB
+    vectors BLOB,
+    terms TEXT,
+    instructions TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
-);
 CREATE TABLE IF NOT EXISTS summaries(
     key TEXT NOT NULL,
     method TEXT NOT NULL,
@@ -70,38 +70,51 @@ CREATE TABLE IF NOT EXISTS summaries(
     created REAL NOT NULL,
     PRIMARY KEY (key, method)
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-END;
 """
 
-# Words too common to help a keyword search; BM25 would weigh them low anyway, but leaving
-# them out keeps "OR" queries from matching every chunk.
-_STOPWORDS = frozenset(
-    """a an and are as at be been but by did do does for from had has have he her his how i if
-    in into is it its of on or she so than that the their them then there these they this to
-    was we were what when where which who whom whose why will with would you""".split()
+# The keyword index: FTS5 over each chunk's words as qa.words.index_terms makes them (its
+# ``terms`` column), split by the plain unicode61 tokenizer. FTS5 cannot call a Python
+# lemmatiser, so the lemmas are written beside the text and queries are lemmatised the same way.
+_KEYWORD_INDEX = (
+    "DROP TRIGGER IF EXISTS chunks_ai",
+    "DROP TRIGGER IF EXISTS chunks_ad",
+    "DROP TABLE IF EXISTS chunks_vocab",
+    "DROP TABLE IF EXISTS chunks_fts",
+    "CREATE VIRTUAL TABLE chunks_fts USING fts5("
+    " terms, content='chunks', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row')",
+    "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN"
+    " INSERT INTO chunks_fts(rowid, terms) VALUES (new.rowid, new.terms); END",
+    "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN"
+    " INSERT INTO chunks_fts(chunks_fts, rowid, terms) VALUES ('delete', old.rowid, old.terms); END",
+    "INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')",
 )
 
 
 def keyword_query(text: str) -> str | None:
-    """Turn free text into a safe FTS5 query: its distinct content words, OR-ed, quoted.
+    """Turn free text into a safe FTS5 query: its distinct content words as the index holds
+    them (:func:`qa.words.query_terms`), OR-ed, quoted.
 
-    Example: ``keyword_query("Who shut Leeds bridge?") == '"shut" OR "leeds" OR "bridge"'``
+    Example: ``keyword_query("Who shut Leeds bridges?") == '"shut" OR "leeds" OR "bridge"'``
     """
-    words = []
-    for word in re.findall(r"\w+", text.lower()):
-        if word not in _STOPWORDS and word not in words:
-            words.append(word)
+    words = query_terms(text)
     return " OR ".join(f'"{w}"' for w in words) if words else None
 
 
-def _spans(raw: str) -> tuple[Span, ...]:
-    return tuple(Span(s, e) for s, e in json.loads(raw))
+def _terms(text: str) -> str:
+    return " ".join(index_terms(text))
+
+
+def _spans(raw: str | None) -> tuple[Span, ...]:
+    return tuple(Span(s, e) for s, e in json.loads(raw)) if raw else ()
+
+
+_CHUNK_COLUMNS = "id, article_id, idx, start, end, text, sentences, instructions"
+
+
+def _chunk(row: tuple) -> Chunk:
+    """A chunk from a row of :data:`_CHUNK_COLUMNS`."""
+    return Chunk(*row[:6], sentences=_spans(row[6]), instructions=_spans(row[7]))
 
 
 def _vectors_blob(vectors: np.ndarray) -> bytes:
@@ -127,11 +140,32 @@ class Catalog:
             columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
             if "vectors" not in columns:  # a store written before sentence vectors were kept
                 db.execute("ALTER TABLE chunks ADD COLUMN vectors BLOB")
+            for table in ("articles", "chunks"):  # written when instruction-like sentences were not indexed
+                if "instructions" not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN instructions TEXT")
             if "file" not in {row[1] for row in db.execute("PRAGMA table_info(sources)")}:
                 db.execute("ALTER TABLE sources ADD COLUMN file TEXT")  # written before files were recorded
             db.execute("CREATE INDEX IF NOT EXISTS sources_file ON sources(file)")
+            self._index_keywords()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the catalogue {path}: {exc}") from None
+
+    def _index_keywords(self) -> None:
+        """Build the keyword index over lemmas if this store has none, or one made by another
+        lemmatiser (a store written with FTS5's Porter stemmer, or an older lemminflect)."""
+        made_by = f"lemmas, {lemmatiser()}"
+        if self.get_meta("keyword_index") == made_by:
+            return
+        with self._transaction() as db:
+            if self.get_meta("keyword_index") == made_by:  # another process built it meanwhile
+                return
+            if "terms" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
+                db.execute("ALTER TABLE chunks ADD COLUMN terms TEXT")
+            rows = db.execute("SELECT rowid, text FROM chunks").fetchall()
+            db.executemany("UPDATE chunks SET terms = ? WHERE rowid = ?", [(_terms(t), r) for r, t in rows])
+            for statement in _KEYWORD_INDEX:  # one by one: executescript would commit first
+                db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('keyword_index', ?)", (made_by,))
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -209,9 +243,21 @@ class Catalog:
         now = time.time()
         with self._transaction():
             self.db.executemany(
-                "INSERT OR REPLACE INTO articles(id, source, title, date, text, sentences, state, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                [(a.id, a.source, a.title, a.date, a.text, _spans_json(a.sentences), now) for a in articles],
+                "INSERT OR REPLACE INTO articles(id, source, title, date, text, sentences, instructions, state,"
+                " added_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                [
+                    (
+                        a.id,
+                        a.source,
+                        a.title,
+                        a.date,
+                        a.text,
+                        _spans_json(a.sentences),
+                        _spans_json(a.instructions),
+                        now,
+                    )
+                    for a in articles
+                ],
             )
 
     def commit(
@@ -234,10 +280,21 @@ class Catalog:
         blobs = [_vectors_blob(v) for v in sentence_vectors] if sentence_vectors is not None else [None] * len(chunks)
         with self._transaction():
             self.db.executemany(
-                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences, vectors)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO chunks(id, article_id, idx, start, end, text, sentences, vectors, terms,"
+                " instructions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (c.id, c.article_id, c.index, c.start, c.end, c.text, _spans_json(c.sentences), blob)
+                    (
+                        c.id,
+                        c.article_id,
+                        c.index,
+                        c.start,
+                        c.end,
+                        c.text,
+                        _spans_json(c.sentences),
+                        blob,
+                        _terms(c.text),
+                        _spans_json(c.instructions),
+                    )  # fmt: skip
                     for c, blob in zip(chunks, blobs, strict=True)
                 ],
             )
@@ -351,12 +408,21 @@ class Catalog:
 
     def article(self, article_id: str) -> Article | None:
         row = self.db.execute(
-            "SELECT id, source, title, date, text, sentences FROM articles WHERE id = ? AND state = 'ready'",
+            "SELECT id, source, title, date, text, sentences, instructions FROM articles"
+            " WHERE id = ? AND state = 'ready'",
             (article_id,),
         ).fetchone()
         if row is None:
             return None
-        return Article(id=row[0], source=row[1], title=row[2], date=row[3], text=row[4], sentences=_spans(row[5]))
+        return Article(
+            id=row[0],
+            source=row[1],
+            title=row[2],
+            date=row[3],
+            text=row[4],
+            sentences=_spans(row[5]),
+            instructions=_spans(row[6]),
+        )
 
     def texts(self, article_ids: Iterable[str]) -> dict[str, str]:
         """The stored text of each given article."""
@@ -371,10 +437,10 @@ class Catalog:
             return {}
         marks = ",".join("?" * len(chunk_ids))
         rows = self.db.execute(
-            f"SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE id IN ({marks})",
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})",
             list(chunk_ids),
         )
-        return {r[0]: Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows}
+        return {r[0]: _chunk(r) for r in rows}
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored embeddings of each chunk's sentences (chunks stored without them are left out)."""
@@ -392,10 +458,10 @@ class Catalog:
 
     def article_chunks(self, article_id: str) -> list[Chunk]:
         rows = self.db.execute(
-            "SELECT id, article_id, idx, start, end, text, sentences FROM chunks WHERE article_id = ? ORDER BY idx",
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE article_id = ? ORDER BY idx",
             (article_id,),
         )
-        return [Chunk(r[0], r[1], r[2], r[3], r[4], r[5], _spans(r[6])) for r in rows]
+        return [_chunk(r) for r in rows]
 
     def ready_chunk_ids(self) -> set[str]:
         rows = self.db.execute(
@@ -412,15 +478,16 @@ class Catalog:
         return [r[0] for r in rows]
 
     def term_frequencies(self, words: Iterable[str]) -> tuple[int, dict[str, int]]:
-        """``(chunks in the index, {word: chunks containing it})``, for rarity weights."""
-        from qa.words import porter
-
+        """``(chunks in the index, {word: chunks containing it})``, for rarity weights (a
+        hyphenated word counts as its rarest part)."""
         total = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         found = {}
         for word in words:
-            term = porter(re.sub(r"['\u2019]s?$", "", word.lower()))
-            row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
-            found[word] = row[0] if row else 0
+            counts = []
+            for term in index_terms(word):
+                row = self.db.execute("SELECT doc FROM chunks_vocab WHERE term = ?", (term,)).fetchone()
+                counts.append(row[0] if row else 0)
+            found[word] = min(counts, default=0)
         return total, found
 
     def keyword_search(

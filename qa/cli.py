@@ -294,10 +294,14 @@ def _ask(pipeline: Pipeline, args: argparse.Namespace) -> int:
     for c in answer.citations:
         print(f"\n[{c.number}] {c.title} ({c.date or 'no date'}, {c.source}, chars {c.start}-{c.end})")
         print(f'    "{" ".join(c.sentence.split())}"')
+        if c.warning:
+            print(f"    note: {c.warning}")
     if answer.closest:
         c = answer.closest
         print(f'\nClosest passage, not an answer: "{" ".join(c.sentence.split())}"')
         print(f"    ({c.title}, {c.date or 'no date'}, {c.source}, chars {c.start}-{c.end})")
+        if c.warning:
+            print(f"    note: {c.warning}")
     t = answer.timings
     model_time = t.get("prompt", 0) + t.get("generation", 0)
     confidence = f"confidence {answer.confidence:.2f}; " if answer.confidence is not None else ""

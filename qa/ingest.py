@@ -156,14 +156,18 @@ def make_article(
 ) -> Article:
     """Build an :class:`Article` from its stored text, finding its story sentences.
 
-    A title or date given here (from metadata) wins over what the text itself says. Both
-    text and title are :func:`qa.text.clean` first: no control or format characters are stored.
-    A title that reads as an instruction to a machine (:func:`qa.text.is_instruction`) is no
-    title: the article is titled as if it had none, and such a headline is never indexed.
+    A title or date given here (from metadata) wins over what the text itself says. Text,
+    title and source name are :func:`qa.text.clean` first: no control or format characters
+    (Unicode category Cf: zero-width, bidi controls, tag characters) are stored, so every
+    offset into the stored text is an offset into what was indexed. A title that reads as an
+    instruction to a machine (:func:`qa.text.is_instruction`) is no title: the article is
+    titled as if it had none. Such a line in the text is still indexed, as every sentence
+    that reads so is (``Article.instructions`` lists them, and they are marked where cited).
     A date is read by :func:`parse_date`; one it cannot read is dropped, never the article,
     and ``notes`` (when given) gets a line saying so.
     """
     text = clean(text)
+    source = clean(source)
     title = " ".join(clean(title).split()) or None if title is not None else None
     if title is not None and is_instruction(title):
         title = None
@@ -171,9 +175,9 @@ def make_article(
     if len(found.sentences) == len(found.asides):
         raise ArticleError("no story text found (only headings, captions or links)")
     if title is None:
-        aside = {span for span, _ in found.asides}
-        first = next(s for s in found.sentences if s not in aside)
-        title = " ".join(found.title.of(text).split()) if found.title else fallback_title(text, first)
+        passed_over = {span for span, _ in found.asides} | set(found.instructions)
+        first = next((s for s in found.sentences if s not in passed_over), None)
+        title = " ".join(found.title.of(text).split()) if found.title else fallback_title(text, first) or source
     parsed = parse_date(date) if date else None
     if date and parsed is None and notes is not None:
         notes.append(_date_note(date))
@@ -186,6 +190,7 @@ def make_article(
         text=text,
         sentences=found.sentences,
         key=key,
+        instructions=found.instructions,
     )
 
 
@@ -687,11 +692,13 @@ def chunk_article(article: Article, *, max_words: int) -> list[Chunk]:
     Prose and the lines beside it (captions, cross-links, subheadings: :func:`is_aside`)
     never share a chunk, so those lines stay searchable without diluting the story's
     chunks. A chunk's text is its sentences joined by single spaces (lines that are not
-    indexed are left out); its ``start``/``end`` span the first to the last sentence.
+    indexed are left out); its ``start``/``end`` span the first to the last sentence; its
+    ``instructions`` are those of its sentences that read like instructions to a machine.
     """
     groups: list[list[Span]] = []
     words = 0
     previous = None
+    flagged = set(article.instructions)
     for span in article.sentences:
         sentence = span.of(article.text)
         n = word_count(sentence)
@@ -712,6 +719,7 @@ def chunk_article(article: Article, *, max_words: int) -> list[Chunk]:
             end=group[-1].end,
             text=" ".join(" ".join(s.of(article.text).split()) for s in group),
             sentences=tuple(group),
+            instructions=tuple(s for s in group if s in flagged),
         )
         for i, group in enumerate(groups)
     ]

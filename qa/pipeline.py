@@ -373,13 +373,13 @@ class Pipeline:
         ids = ids if ids is not None else [a.id for a in self.articles()]
         articles = [self.store.article(i) for i in dict.fromkeys(ids)]
         vectors: dict[tuple[str, int], np.ndarray] = {}
-        chunk_of: dict[tuple[str, int], str] = {}
+        chunk_of: dict[tuple[str, int], Chunk] = {}
         for article in articles:
             chunks = self.store.catalog.article_chunks(article.id)
             per_chunk = sentence_vectors(self.embedder, self.store.catalog, chunks, {article.id: article.text})
             for chunk in chunks:
                 for row, span in enumerate(chunk.sentences):
-                    chunk_of[(article.id, span.start)] = chunk.id
+                    chunk_of[(article.id, span.start)] = chunk
                     vectors[(article.id, span.start)] = per_chunk[chunk.id][row]
         return build_timeline(
             articles, vectors=vectors, chunk_of=chunk_of, spans=spans, since=filters.date_from, until=filters.date_to

@@ -14,6 +14,7 @@ from qa.embed import Embedder
 from qa.errors import InputError
 from qa.ingest import normalise_date
 from qa.store import Store
+from qa.text import clean
 from qa.types import Chunk, Hit, Span
 from qa.words import lemmas
 
@@ -58,15 +59,16 @@ def _filter_date(value: str) -> str:
 
 
 def check_query(text: str, *, max_chars: int) -> str:
-    """Return the query trimmed, or raise :class:`InputError` for one that cannot be asked.
+    """Return the query trimmed and without format characters (zero-width, bidi: they are
+    never in the stored text either), or raise :class:`InputError` for one that cannot be asked.
 
-    Example: ``check_query("  Who? ", max_chars=100) == "Who?"``
+    Example: ``check_query("  Who\u200b? ", max_chars=100) == "Who?"``
     """
     if not isinstance(text, str):
         raise InputError("the question must be text")
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
         raise InputError("the question contains control characters (such as NUL); remove them")
-    text = " ".join(text.split())
+    text = " ".join(clean(text).split())  # format characters gone, as from the stored text
     if not text:
         raise InputError("the question is empty")
     if len(text) > max_chars:

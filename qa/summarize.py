@@ -197,13 +197,15 @@ class Summarizer:
     # --- one article ---------------------------------------------------------------------------
 
     def body(self, article: Article) -> list[Span]:
-        """The sentences a summary may use: the story's prose, without the headline and the
-        lines beside the story (captions, subheadings, cross-links)."""
+        """The sentences a summary may use: the story's prose, without the headline, the
+        lines beside the story (captions, subheadings, cross-links) and the sentences that read
+        like instructions to a machine (a question can find and cite those; a summary retells
+        the story without them)."""
         title = " ".join(article.title.split())
         out = []
         for span in article.sentences:
             sentence = " ".join(span.of(article.text).split())
-            if sentence != title and not is_aside(sentence, title=article.title):
+            if sentence != title and not is_aside(sentence, title=article.title) and span not in article.instructions:
                 out.append(span)
         return out
 
@@ -344,8 +346,8 @@ class Summarizer:
 
 
 def _cite(number: int, article: Article, span: Span, chunks) -> Citation:
-    chunk_id = next((c.id for c in chunks if span in c.sentences), "")
-    return Citation.at(number, article, span, text=article.text, chunk_id=chunk_id)
+    chunk = next((c for c in chunks if span in c.sentences), None)
+    return Citation.at(number, article, span, text=article.text, chunk=chunk)
 
 
 def _checked(sentences: list[SummarySentence]) -> list[SummarySentence]:

@@ -275,7 +275,10 @@ class Layout:
     beside the story that still hold facts (``asides``: photo captions and cross-links, each
     with its kind). ``title`` is the headline span when the text carries one; ``skipped``
     pairs each span that is never indexed with why: "date", "heading" (a subheading,
-    dateline or credit line), "instruction".
+    dateline or credit line). ``instructions`` are the sentences (and lines) that read like
+    instructions to a machine (:func:`is_instruction`): they are text the article holds, so
+    they are indexed like the rest, and listed here so that they can be marked; a headline
+    that reads so is indexed as such a line, never as the title.
     """
 
     date: str | None
@@ -283,6 +286,7 @@ class Layout:
     sentences: tuple[Span, ...]
     skipped: tuple[tuple[Span, str], ...]
     asides: tuple[tuple[Span, str], ...] = ()
+    instructions: tuple[Span, ...] = ()
 
 
 def layout(text: str, *, title: str | None = None) -> Layout:
@@ -299,6 +303,7 @@ def layout(text: str, *, title: str | None = None) -> Layout:
     blocks = paragraphs(text)
     skipped: list[tuple[Span, str]] = []
     asides: list[tuple[Span, str]] = []
+    instructions: list[Span] = []
     date = None
     headline: Span | None = None
 
@@ -318,16 +323,18 @@ def layout(text: str, *, title: str | None = None) -> Layout:
             if rest is not None:
                 blocks.insert(0, rest)
             if headline is not None and is_instruction(headline.of(text)):  # a headline is checked as body text is
-                skipped.append((headline, "instruction"))
+                instructions.append(headline)
                 headline = None
 
     sentences: list[Span] = [headline] if headline else []
+    sentences.extend(instructions)
     for i, block in enumerate(blocks):
         line = block.of(text)
         heading = i + 1 < len(blocks) and _is_heading(line) and not is_caption(line)
         if is_crosslink(line) or heading:
-            if is_instruction(line):
-                skipped.append((block, "instruction"))
+            if is_instruction(line):  # searchable, as the line it is; a plain subheading is not
+                instructions.append(block)
+                sentences.append(block)
             elif is_crosslink(line):
                 asides.append((block, "crosslink"))
             else:
@@ -335,8 +342,7 @@ def layout(text: str, *, title: str | None = None) -> Layout:
             continue
         for span in split_sentences(text, block.start, block.end):
             if is_instruction(span.of(text)):
-                skipped.append((span, "instruction"))
-                continue
+                instructions.append(span)
             if is_caption(span.of(text)):
                 asides.append((span, "caption"))
             else:
@@ -348,6 +354,7 @@ def layout(text: str, *, title: str | None = None) -> Layout:
         tuple(sorted(sentences, key=lambda s: s.start)),
         tuple(sorted(skipped, key=lambda s: s[0].start)),
         tuple(sorted(asides, key=lambda s: s[0].start)),
+        tuple(sorted(instructions, key=lambda s: s.start)),
     )
 
 

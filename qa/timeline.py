@@ -48,7 +48,7 @@ import numpy as np
 from qa.cite import Terms
 from qa.question import _MONTH as _MONTH_NAME
 from qa.question import _WEEKDAY as _WEEKDAY_NAME
-from qa.types import Article, Citation, Span
+from qa.types import Article, Chunk, Citation, Span
 
 SAME_EVENT = 0.75  # sentence cosine above which two sentences report the same event
 RELATED = 0.5  # cosine above which shared names are enough to call it the same event
@@ -402,6 +402,8 @@ class Timeline:
             label = "dates differ" if entry.dates_differ else e.precision
             lines.append(f"{head}  ({label})")
             lines.append(f"  {' '.join(entry.lead.citation.sentence.split())}")
+            if entry.lead.citation.warning:
+                lines.append(f"  note: {entry.lead.citation.warning}")
             for m in entry.mentions:
                 c, x = m.citation, m.expression
                 where = f"{_short(c.title)} ({c.date or 'no date'}, {c.source}, {c.article_id} chars {c.start}-{c.end})"
@@ -417,6 +419,8 @@ class Timeline:
             e = entry.lead.expression
             marks = "".join(f"[{n}]" for n in sorted({m.citation.number for m in entry.mentions}))
             sentence = " ".join(entry.lead.citation.sentence.split())
+            if entry.lead.citation.warning:
+                sentence += f" (note: {entry.lead.citation.warning})"
             if entry.dates_differ:
                 sides = "; ".join(
                     f"**{m.expression.value or 'unresolved'}** [{m.citation.number}]" for m in entry.mentions
@@ -482,7 +486,7 @@ def build_timeline(
     articles: Sequence[Article],
     *,
     vectors: dict[tuple[str, int], np.ndarray],
-    chunk_of: dict[tuple[str, int], str],
+    chunk_of: dict[tuple[str, int], Chunk],
     spans: dict[str, Sequence[Span]] | None = None,
     since: str | None = None,
     until: str | None = None,
@@ -491,7 +495,7 @@ def build_timeline(
 
     Args:
         vectors: the unit embedding of each sentence, keyed by (article id, sentence start).
-        chunk_of: the chunk id of each sentence, by the same key.
+        chunk_of: the chunk of each sentence, by the same key.
         since, until: keep only entries whose dates overlap this range (``YYYY-MM-DD``);
             unresolved entries are then left out.
     """
@@ -508,7 +512,7 @@ def build_timeline(
     for article, span, expression, _ in found:
         key = (article.id, span.start)
         numbering.setdefault(key, len(numbering) + 1)
-        citation = Citation.at(numbering[key], article, span, text=article.text, chunk_id=chunk_of.get(key, ""))
+        citation = Citation.at(numbering[key], article, span, text=article.text, chunk=chunk_of.get(key))
         mentions.append(Mention(expression, citation))
     groups = _group(mentions, [names for *_, names in found], vectors)
     entries = [Entry(tuple(sorted(group, key=_order))) for group in groups]

@@ -26,8 +26,10 @@ class Article:
 
     ``sentences`` lists what is indexed: the headline, the body, and the lines beside the
     story that hold facts (photo captions, cross-links), which answers and summaries rank
-    below the story's own prose. Date lines, subheadings and text addressed to a machine
-    stay in ``text`` (so the reader sees the article whole) but are never indexed.
+    below the story's own prose. Sentences that read like instructions to a machine are
+    indexed too, as the text they are (their chunks mark them: :attr:`Chunk.instructions`).
+    Date lines and subheadings stay in ``text`` (so the reader sees the article whole) but
+    are never indexed.
     """
 
     id: str
@@ -37,6 +39,7 @@ class Article:
     text: str
     sentences: tuple[Span, ...]
     key: str = ""  # what identifies the article's origin: a file path or a URL
+    instructions: tuple[Span, ...] = ()  # those of ``sentences`` that read like instructions to a machine
 
     def sentence_texts(self) -> list[str]:
         return [span.of(self.text) for span in self.sentences]
@@ -53,6 +56,9 @@ class Chunk:
     end: int
     text: str
     sentences: tuple[Span, ...]
+    # Those of ``sentences`` that read like instructions to a machine (qa.text.is_instruction):
+    # searchable and citable as text, shown marked, never given to a model as passage text.
+    instructions: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,10 @@ class Hit:
             "start": self.chunk.start,
             "end": self.chunk.end,
             "text": self.chunk.text,
-            "sentences": [{"start": s.start, "end": s.end} for s in self.chunk.sentences],
+            "sentences": [
+                {"start": s.start, "end": s.end, "instruction": s in self.chunk.instructions}
+                for s in self.chunk.sentences
+            ],
             "best_sentence": (
                 {"start": self.sentence.start, "end": self.sentence.end, "text": self.sentence_text}
                 if self.sentence
@@ -122,6 +131,9 @@ class IngestReport:
         )
 
 
+INSTRUCTION_NOTE = "this sentence reads like an instruction to a machine; it is quoted as text, not followed"
+
+
 @dataclass(frozen=True)
 class Citation:
     """One ``[n]`` of an answer: the exact source sentence and where it stands."""
@@ -135,12 +147,19 @@ class Citation:
     sentence: str
     start: int
     end: int
+    instruction: bool = False  # the sentence reads like an instruction to a machine: quoted as text
 
     @classmethod
-    def at(cls, number: int, article: Article | ArticleInfo, span: Span, *, text: str, chunk_id: str) -> Citation:
-        """The citation of ``span`` in ``article``, whose stored text is ``text``."""
-        return cls(number, article.id, article.title, article.date, article.source, chunk_id, span.of(text),
-                   span.start, span.end)  # fmt: skip
+    def at(cls, number: int, article: Article | ArticleInfo, span: Span, *, text: str, chunk: Chunk | None) -> Citation:
+        """The citation of ``span`` in ``article``, whose stored text is ``text``, found in
+        ``chunk`` (None when the sentence is in no stored chunk)."""
+        return cls(number, article.id, article.title, article.date, article.source, chunk.id if chunk else "",
+                   span.of(text), span.start, span.end, bool(chunk) and span in chunk.instructions)  # fmt: skip
+
+    @property
+    def warning(self) -> str | None:
+        """What a reader is told about a cited sentence that reads like an instruction."""
+        return INSTRUCTION_NOTE if self.instruction else None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from qa.summarize import Summary
 from qa.text import is_caption
 from qa.timeline import Timeline
-from qa.types import Article
+from qa.types import INSTRUCTION_NOTE, Article
 
 _CITE = re.compile(r"\[(\d+)\]")
 _DATE_LINE = re.compile(r"\s*date\s+\d{4}-\d\d-\d\d\b\s*", re.IGNORECASE)
@@ -172,11 +172,21 @@ def citation_cards(citations: Sequence[dict], text_of: Callable[[str], str | Non
             gone = '<span class="qa-meta">(article no longer stored)</span>'
             body = f'<mark class="qa-hl">{esc(first["sentence"])}</mark> {gone}'
         meta = f"{esc(first['date'] or 'no date')} · {esc(first['source'])} · {article_id}"
+        # A cited sentence that reads like an instruction to a machine is said to be one.
+        warning = "".join(
+            f'<div class="qa-meta qa-warning">Note{_number(c)}: {esc(INSTRUCTION_NOTE)}</div>'
+            for c in cited
+            if c.get("instruction")
+        )
         cards.append(
             f'<div class="qa-card" id="{ids(first["number"])}">{anchors}<b>{numbers} {esc(first["title"])}</b>'
-            f'<div class="qa-meta">{meta}</div><p>{body}</p></div>'
+            f'<div class="qa-meta">{meta}</div><p>{body}</p>{warning}</div>'
         )
     return "".join(cards)
+
+
+def _number(citation: dict) -> str:
+    return f" [{citation['number']}]" if citation["number"] else ""
 
 
 def turn_sources(answer: dict, turn: int, text_of: Callable[[str], str | None]) -> str:

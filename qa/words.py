@@ -1,10 +1,11 @@
 """Words: tokens, stop words, and one notion of "the same word" (dictionary forms, by lemminflect).
 
-The answerer, the citation checker and the best-sentence finder compare words through
-:func:`same_word`, so "took" and "take", "won" and "win", "children" and "child" are the
-same word to all of them. lemminflect ships its English dictionary in its wheel; nothing is
-fetched. (The keyword index is SQLite FTS5's own Porter stemmer; :func:`porter` only looks
-words up in it.)
+One lemmatiser serves every part that compares words: the keyword index holds each chunk's
+words as :func:`lemma` makes them (:func:`index_terms`, and a query is lemmatised the same
+way), the answerer's features compare lemmas, and the citation checker and the best-sentence
+finder use :func:`same_word` (a dictionary form in common). So "took" and "take", "won" and
+"win", "children" and "child" are the same word to all of them. lemminflect ships its English
+dictionary in its wheel; nothing is fetched.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ STOPWORDS = frozenset(
     s t don now ll re ve d m o y""".split()
 )
 
-_TOKEN = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?|[A-Za-z][A-Za-z'\u2019-]*[A-Za-z]|[A-Za-z]|\d+(?:[.,]\d+)*")
+# Letters of any script ("Erdoğan" is one word), not digits or underscores.
+_L = r"[^\W\d_]"
+_TOKEN = re.compile(rf"{_L}(?:\.{_L})+\.?|{_L}(?:{_L}|['\u2019-])*{_L}|{_L}|\d+(?:[.,]\d+)*")
 # The order in which a word's dictionary forms are preferred for its one canonical lemma.
 _POS_ORDER = ("VERB", "NOUN", "PROPN", "ADJ", "ADV", "AUX")
 
@@ -66,7 +69,8 @@ def lemma_set(word: str) -> frozenset[str]:
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
     """A word's one canonical dictionary form, lower-cased, without a possessive ending
-    (a verb's base form first, then a noun's).
+    (a verb's base form first, then a noun's; a noun in "-ing" goes on to its verb, so that
+    "shootings", "shooting" and "shot" share a form).
 
     Example: ``lemma("Took") == "take" and lemma("children's") == "child" and lemma("US") == "us"``
     """
@@ -77,10 +81,10 @@ def lemma(word: str) -> str:
     if not low or low[0].isdigit() or (len(bare) > 1 and bare.isupper()):
         return low
     found = getAllLemmas(low) or getAllLemmasOOV(low, upos="NOUN")
-    for pos in _POS_ORDER:
-        if pos in found:
-            return found[pos][0].lower()
-    return low
+    form = next((found[pos][0].lower() for pos in _POS_ORDER if pos in found), low)
+    if form.endswith("ing"):  # "shootings": the noun "shooting", whose verb is "shoot"
+        form = getAllLemmas(form).get("VERB", (form,))[0].lower()
+    return form
 
 
 @lru_cache(maxsize=50_000)
@@ -115,17 +119,35 @@ def lemmas(text: str) -> set[str]:
     return {form for t in tokens(text) if t.lower() not in STOPWORDS for form in lemma_set(t)}
 
 
-def porter(word: str) -> str:
-    """The original Porter stem of a lower-case word, as SQLite's FTS5 ``porter`` tokenizer
-    makes it: only for looking words up in that index's vocabulary.
+def index_terms(text: str) -> list[str]:
+    """A text's words as the keyword index holds them, in order: each word's :func:`lemma`,
+    a hyphenated word in its parts, a number without thousands separators.
 
-    Example: ``porter("crossings") == "cross"``
+    Example: ``index_terms("Rebels took 1,200 well-armed towns") == ["rebel", "take", "1200", "well", "arm", "town"]``
     """
-    return _porter_stemmer().stem(word)
+    return [form for token in tokens(text) for form in _index_forms(token)]
 
 
-@lru_cache(maxsize=1)
-def _porter_stemmer():
-    from nltk.stem.porter import PorterStemmer
+def query_terms(text: str) -> list[str]:
+    """The distinct :func:`index_terms` of a query's content words (stop words left out).
 
-    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
+    Example: ``query_terms("Who took the towns, and which town?") == ["take", "town"]``
+    """
+    forms = (form for t in tokens(text) if t.lower() not in STOPWORDS for form in _index_forms(t))
+    return [form for form in dict.fromkeys(forms) if form not in STOPWORDS]
+
+
+def _index_forms(token: str) -> list[str]:
+    if token[0].isdigit():
+        return [token.replace(",", "")]
+    return [lemma(part) for part in token.split("-") if part]
+
+
+def lemmatiser() -> str:
+    """The name and version of the lemmatiser, which a stored keyword index records.
+
+    Example: ``lemmatiser().startswith("lemminflect ")``
+    """
+    from importlib.metadata import version
+
+    return f"lemminflect {version('lemminflect')}"

@@ -136,6 +136,58 @@ def test_remove_deletes_vectors_and_keywords(seeded: Pipeline) -> None:
         seeded.remove(target.id)
 
 
+def test_keyword_search_matches_dictionary_forms(seeded: Pipeline) -> None:
+    catalog = seeded.store.catalog
+    for query, sentence in [("taking over prisons", SEDNAYA), ("falls", "as many as four cities fell out")]:
+        found = catalog.chunks(catalog.keyword_search(query, limit=3))
+        assert any(sentence in c.text for c in found.values()), query  # Porter has "take", "took"; "fall", "fell"
+
+
+# A store written before the keyword index held lemmas (FTS5's Porter tokenizer over the text)
+# and before instruction-like sentences were indexed and marked.
+_PORTER_INDEX = """
+DROP TRIGGER chunks_ai; DROP TRIGGER chunks_ad; DROP TABLE chunks_vocab; DROP TABLE chunks_fts;
+ALTER TABLE chunks DROP COLUMN terms;
+ALTER TABLE chunks DROP COLUMN instructions;
+ALTER TABLE articles DROP COLUMN instructions;
+DELETE FROM meta WHERE key = 'keyword_index';
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
+"""
+
+
+def test_a_store_with_the_old_keyword_index_is_reindexed_on_open(seeded: Pipeline, settings, embedder, tmp_path):
+    import sqlite3
+
+    chunks = seeded.store.count()
+    seeded.close()
+    with sqlite3.connect(settings.data_dir / "catalog.sqlite3") as db:
+        db.executescript(_PORTER_INDEX)
+        assert db.execute("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH 'flee'").fetchone()[0] == 0
+    with Pipeline.from_settings(settings, embedder=embedder) as reopened:
+        catalog = reopened.store.catalog
+        assert reopened.store.count() == chunks
+        assert len(catalog.keyword_search("flee", limit=20)) >= 2  # "fled", in both seeds
+        assert reopened.search("Sednaya prison")[0].keyword_rank == 1
+        assert all(a.instructions == () for a in map(reopened.article, [i.id for i in reopened.articles()]))
+        (tmp_path / "new.txt").write_text("Dam repairs\n\nWorkers fled the flooded dam on Monday.\n")
+        reopened.ingest([tmp_path / "new.txt"])
+        [new] = [a for a in reopened.articles() if a.title == "Dam repairs"]
+        found = catalog.chunks(catalog.keyword_search("flood dams", limit=5))
+        assert {c.article_id for c in found.values()} == {new.id}
+        reopened.remove(new.id)
+        assert catalog.keyword_search("flood dams", limit=5) == []
+
+
 @pytest.mark.parametrize("query", ["", "   ", "a\x00b", "x" * 100_000])
 def test_bad_queries_are_refused(seeded: Pipeline, query: str) -> None:
     with pytest.raises(InputError):

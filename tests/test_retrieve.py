@@ -26,9 +26,11 @@ def test_rrf_keeps_first_seen_order_on_ties() -> None:
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("Who freed Sednaya prison?", '"freed" OR "sednaya" OR "prison"'),
-        ('He said "NEAR" AND (x OR y)*', '"said" OR "near" OR "x" OR "y"'),
-        ("the of and", None),
+        ("Who freed Sednaya prison?", '"free" OR "sednaya" OR "prison"'),
+        ("Which children's charities took the money?", '"child" OR "charity" OR "take" OR "money"'),
+        ("How were the U.S. buildings well-armed?", '"us" OR "build" OR "well" OR "arm"'),
+        ('He said "NEAR" AND (x OR y)*', '"near" OR "x"'),
+        ("the of and was", None),
     ],
 )
 def test_keyword_query_is_safe_fts(text, expected) -> None:
@@ -37,6 +39,7 @@ def test_keyword_query_is_safe_fts(text, expected) -> None:
 
 def test_check_query() -> None:
     assert check_query("  Who   fled? ", max_chars=50) == "Who fled?"
+    assert check_query("Who f\u200dled \u2066Aleppo\u2069?\U000e0041", max_chars=50) == "Who fled Aleppo?"
     for bad, words in [("", "empty"), ("\x00", "control"), ("y" * 51, "limit is 50")]:
         with pytest.raises(InputError, match=words):
             check_query(bad, max_chars=50)

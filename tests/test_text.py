@@ -164,3 +164,18 @@ def test_is_instruction_catches_injections(text: str) -> None:
 )
 def test_is_instruction_leaves_reporting_alone(text: str) -> None:
     assert not is_instruction(text)
+
+
+def test_clean_removes_every_format_character_and_nothing_else_printable() -> None:
+    import sys
+    import unicodedata
+
+    from qa.text import clean
+
+    every = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    format_chars = "".join(ch for ch in every if unicodedata.category(ch) == "Cf")
+    assert len(format_chars) > 150  # zero-width, bidi embeddings and isolates, tag characters, ...
+    assert {"\u200b", "\u2066", "\u2069", "\u202e", "\ufeff", "\U000e0041", "\u00ad"} <= set(format_chars)
+    assert clean(f"a{format_chars}b") == "ab"
+    kept = "".join(ch for ch in every if unicodedata.category(ch)[0] in "LNPSZ" and ch not in "\x85\u2028\u2029")
+    assert clean(kept) == kept
