@@ -300,7 +300,20 @@ def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[l
     Returns the articles and, for each bad line, ``(name:line, reason)``.
     """
     articles, failures = [], []
+    for item in iter_jsonl(lines, name=name, key=key):
+        if isinstance(item, Article):
+            articles.append(item)
+        elif item is not None:
+            failures.append(item)
+    return articles, failures
+
+
+def iter_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> Iterator[Article | tuple[str, str] | None]:
+    """:func:`parse_jsonl` one line at a time: for each line that is not blank, its
+    :class:`Article`, or ``(name:line, reason)`` when it is bad, or ``None`` when it repeats an
+    earlier line (nothing more to store). An empty file yields ``(name, "empty file")``."""
     first_line: dict[str, int] = {}
+    seen = False
     for number, line in enumerate(lines, start=1):
         where = f"{name}:{number}"
         try:
@@ -308,6 +321,7 @@ def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[l
                 line = line.decode("utf-8-sig" if number == 1 else "utf-8")
             if not line.strip():
                 continue
+            seen = True
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ArticleError("not a JSON object")
@@ -336,20 +350,22 @@ def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[l
                 if url or ident:
                     field = "url" if url else "id"
                     raise ArticleError(f"the same {field} as line {first_line[article.key]}; only that line is read")
-                continue  # the same article again: nothing more to store
+                yield None  # the same article again: nothing more to store
+                continue
             first_line[article.key] = number
-            articles.append(article)
+            item: Article | tuple[str, str] = article
         except UnicodeDecodeError as exc:
-            failures.append((where, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at column {exc.start + 1})"))
+            seen = True
+            item = (where, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at column {exc.start + 1})")
         except json.JSONDecodeError as exc:
-            failures.append((where, f"not valid JSON ({exc.msg})"))
+            item = (where, f"not valid JSON ({exc.msg})")
         except RecursionError:
-            failures.append((where, "JSON nested too deeply"))
+            item = (where, "JSON nested too deeply")
         except ArticleError as exc:
-            failures.append((where, str(exc)))
-    if not articles and not failures:
-        failures.append((name, "empty file"))
-    return articles, failures
+            item = (where, str(exc))
+        yield item
+    if not seen:
+        yield (name, "empty file")
 
 
 def _field(record: dict, name: str) -> str:
@@ -380,6 +396,17 @@ def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[
     Raises :class:`ArticleError` when the whole file is unreadable. The size is checked
     before anything is read; a JSON-lines file is then read line by line.
     """
+    articles, failures = [], []
+    for item in _file_items(file, max_bytes=max_bytes):
+        if isinstance(item, Article):
+            articles.append(item)
+        elif item is not None:
+            failures.append(item)
+    return articles, failures
+
+
+def _file_items(file: SourceFile, *, max_bytes: int) -> Iterator[Article | tuple[str, str] | None]:
+    """The items of :func:`iter_file`; raises :class:`ArticleError` for a file unreadable as a whole."""
     key = str(file.path)
     suffix = file.path.suffix.lower()
     try:
@@ -388,16 +415,57 @@ def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[
             raise ArticleError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
         if suffix in JSONL_SUFFIXES:
             with file.path.open("rb", buffering=65536) as handle:
-                return parse_jsonl(_jsonl_lines(handle), name=file.name, key=key)
+                yield from iter_jsonl(_jsonl_lines(handle), name=file.name, key=key)
+            return
         data = file.path.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from None
     text = decode(data, max_bytes=max_bytes)
     if suffix in HTML_SUFFIXES:
-        return [parse_html(text, source=file.name, key=key)], []
-    if suffix in MARKDOWN_SUFFIXES:
-        return [parse_markdown(text, source=file.name, key=key)], []
-    return [make_article(text, source=file.name, key=key)], []
+        yield parse_html(text, source=file.name, key=key)
+    elif suffix in MARKDOWN_SUFFIXES:
+        yield parse_markdown(text, source=file.name, key=key)
+    else:
+        yield make_article(text, source=file.name, key=key)
+
+
+def iter_file(file: SourceFile, *, max_bytes: int) -> Iterator[Article | tuple[str, str] | None]:
+    """Read one file an article at a time, as ``qa ingest`` does: a JSON-lines file of
+    thousands of articles is never parsed whole before the first is stored.
+
+    Yields each :class:`Article`; ``(where, reason)`` for a line that fails, or for the whole
+    file when it cannot be read (then nothing else comes); ``None`` for a JSON line that
+    repeats an earlier one. A JSON-lines file yields one item per line that is not blank, so
+    :func:`count_items` tells beforehand how many will come.
+    """
+    try:
+        yield from _file_items(file, max_bytes=max_bytes)
+    except ArticleError as exc:
+        yield (file.name, str(exc))
+    except (RecursionError, ValueError, UnicodeError) as exc:  # a file no reader foresaw: this file's problem only
+        yield (file.name, f"cannot read ({type(exc).__name__}: {exc})"[:300])
+
+
+def _text(line: str | bytes) -> str:
+    return line.decode("utf-8-sig", errors="replace") if isinstance(line, bytes) else line
+
+
+def count_items(file: SourceFile, *, max_bytes: int) -> int:
+    """How many items :func:`iter_file` will yield for ``file``, counted cheaply beforehand: the
+    lines of a JSON-lines file that are not blank (nothing parsed), else one.
+
+    Example: a ``.jsonl`` of 1,070 article lines and a trailing blank line counts 1,070.
+    """
+    if file.path.suffix.lower() not in JSONL_SUFFIXES:
+        return 1
+    try:
+        if file.path.stat().st_size > max_bytes:
+            return 1
+        with file.path.open("rb", buffering=65536) as handle:
+            count = sum(1 for line in _jsonl_lines(handle) if _text(line).strip())
+    except (OSError, ArticleError, UnicodeError):
+        return 1  # it fails as a whole: one item
+    return max(count, 1)
 
 
 # --- chunks ------------------------------------------------------------------------------
@@ -477,17 +545,3 @@ def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICA
         dataclasses.replace(c, id=f"{c.article_id}-{i:04d}", index=i) if c.index != i else c for i, c in enumerate(kept)
     ]
     return renumbered, len(chunks) - len(kept)
-
-
-def iter_articles(
-    files: Iterable[SourceFile], *, max_bytes: int
-) -> Iterator[tuple[SourceFile, list[Article], list[tuple[str, str]]]]:
-    """Read files one by one, turning a whole-file failure into a reported one."""
-    for file in files:
-        try:
-            articles, failures = read_file(file, max_bytes=max_bytes)
-        except ArticleError as exc:
-            articles, failures = [], [(file.name, str(exc))]
-        except (RecursionError, ValueError, UnicodeError) as exc:  # a file no reader foresaw: this file's problem only
-            articles, failures = [], [(file.name, f"cannot read ({type(exc).__name__}: {exc})"[:300])]
-        yield file, articles, failures
