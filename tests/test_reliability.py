@@ -109,13 +109,18 @@ from qa.settings import Settings
 
 stop, extra = Path(sys.argv[1]), sys.argv[2]
 queries = ["residents gathered near the market", "repairs would cost million pounds", "Sednaya prison"]
-requests, failures = 0, []
+questions = ["How many residents gathered near the market?", "Which prison did the rebel forces take over?"]
+requests, answers, failures = 0, 0, []
 with Pipeline.from_settings(Settings.from_env()) as pipeline:
     pipeline.ingest([sys.argv[3]])
+    pipeline.ask(questions[1])  # the models loaded before the writers start
     print("ready", flush=True)
     while not stop.exists():
-        try:
+        try:  # the UI's two reads: a search, and every other time an answer
             pipeline.search(queries[requests % len(queries)])
+            if requests % 2:
+                pipeline.ask(questions[requests // 2 % len(questions)])
+                answers += 1
         except Exception as exc:
             failures.append(f"{type(exc).__name__}: {exc}")
         requests += 1
@@ -126,8 +131,10 @@ with Pipeline.from_settings(Settings.from_env()) as pipeline:
         step, store = "check", pipeline.store
         chunk_ids = sorted(store.catalog.ready_chunk_ids())
         found = {hit.article.id for q in queries for hit in pipeline.search(q, k=50)}
-        report = {"problems": store.problems(), "unfindable": store.unfindable(chunk_ids),
-                  "articles": sorted(a.id for a in pipeline.articles()), "found": sorted(found)}
+        cited = {c.article_id for q in questions for c in pipeline.ask(q).citations}
+        report = {"problems": store.problems(), "unfindable": store.unfindable(chunk_ids), "answers": answers,
+                  "articles": sorted(a.id for a in pipeline.articles()), "found": sorted(found),
+                  "cited": sorted(cited)}
     except Exception as exc:
         failures.append(f"{step}: {type(exc).__name__}: {exc}")
         report = {}
@@ -135,15 +142,16 @@ print(json.dumps({"requests": requests, "failures": failures[:5], "failed": len(
 """
 
 
-def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder) -> None:
-    """The UI's situation: one process keeps its store open and searches while `qa ingest` adds
-    1,200 chunks (more than Chroma's in-memory index writes back at once) and `qa remove`
-    deletes articles; then the long-lived process writes. No request fails, no vector is lost."""
+def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder, llm) -> None:
+    """The UI's situation: one process keeps its store open and searches and answers while
+    `qa ingest` adds 1,200 chunks (more than Chroma's in-memory index writes back at once) and
+    `qa remove` deletes articles; then the long-lived process writes. No request fails, no vector is lost."""
     corpus = synthetic_corpus(tmp_path / "corpus", 300)
     extra = synthetic_corpus(tmp_path / "extra", 301) / "300.txt"
     data = tmp_path / "data"
     # Eight words a chunk: every sentence is a chunk of its own, so many chunks embed quickly.
     env = {**os.environ, "QA_DATA_DIR": str(data), "QA_CHUNK_WORDS": "8", "QA_LOCK_TIMEOUT": "120"}
+    env |= {"QA_MODEL": str(llm.path), "QA_ANSWER_MODE": "extractive"}  # the test's verified model file
     stop, log = tmp_path / "stop", (tmp_path / "long-lived.log").open("w")
     long_lived = subprocess.Popen(
         [sys.executable, "-c", LONG_LIVED, str(stop), str(extra), str(SEEDS)],
@@ -172,10 +180,11 @@ def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder
     err = (tmp_path / "long-lived.log").read_text()
     assert out.strip(), err[-2000:]
     report = json.loads(out.strip().splitlines()[-1])
-    assert report["failed"] == 0 and report["requests"] > 0, (report, err[-2000:])
+    assert report["failed"] == 0 and report["requests"] > 0 and report["answers"] > 0, (report, err[-2000:])
     assert report["problems"] == [] and report["unfindable"] == []
     assert len(report["articles"]) == 2 + 300 - 3 + 1 and not set(removed) & set(report["articles"])
-    assert set(report["found"]) <= set(report["articles"])
+    assert set(report["found"]) <= set(report["articles"]) and set(report["cited"]) <= set(report["articles"])
+    assert report["cited"]  # the answers cite articles
     with Pipeline.from_settings(Settings(data_dir=data, chunk_words=8), embedder=embedder) as pipeline:
         assert pipeline.store.problems() == []
         assert pipeline.store.unfindable(sorted(pipeline.store.catalog.ready_chunk_ids())) == []
@@ -271,7 +280,8 @@ def stop_once_stored(
             if ready_count(data) > more_than and (bar is None or re.search(bar, log.read_text())):
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, "the ingest ended before the signal: the test proved nothing"
+        waited = f"more than {more_than} articles committed" + (f" and standard error matching {bar!r}" if bar else "")
+        assert proc.poll() is None, f"the ingest ended before showing {waited}:\n{log.read_text()[-1000:]}"
         proc.send_signal(sig)
         return proc.wait(timeout=120), log.read_text()
     finally:
