@@ -205,7 +205,7 @@ def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
         return render_summary(pipeline.digest())
 
     @maps_errors
-    def upload(files):
+    def upload(files, progress=gr.Progress()):  # noqa: B008 - Gradio's way to show progress
         if not files:
             return "<p class='qa-meta'>No files.</p>", article_rows()
         rows = []
@@ -214,8 +214,15 @@ def create_app(pipeline: Pipeline, *, seeds: Path | None = None) -> gr.Blocks:
             if Path(path).stat().st_size > MAX_UPLOAD_MB * 1_000_000:
                 rows.append((name, "refused", f"over the {MAX_UPLOAD_MB} MB limit"))
                 continue
+
+            def show(state, name=name) -> None:  # as qa ingest's bar: articles committed, rates, time left
+                articles, chunks = state.per_second()
+                eta = state.eta()
+                left = "" if eta is None else f", about {eta:.0f} s left"
+                progress((state.done, state.total), desc=f"{name}: {chunks:.1f} chunks/s{left}", unit="articles")
+
             try:
-                report = pipeline.ingest([path])
+                report = pipeline.ingest([path], on_progress=show)
             except QAError as exc:
                 rows.append((name, "refused", str(exc)))
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -58,6 +59,23 @@ def test_uploads_report_each_file(served, tmp_path) -> None:
     assert "scan.txt</td><td>refused</td><td>binary file" in report
     assert f"{same.name}</td><td>unchanged" in report
     assert len(pipeline.articles()) == 3
+
+
+def test_an_upload_shows_progress_in_articles(pipeline, tmp_path) -> None:
+    """Issue 11, item 5, in the UI: adding a JSON-lines file reports articles done of the
+    articles counted, as they are committed, with the chunks per second."""
+    import app as web
+
+    path = tmp_path / "news.jsonl"
+    lines = [json.dumps({"url": f"u{i}", "text": f"Report {i}. The council met on day {i}."}) for i in range(5)]
+    path.write_text("\n".join(lines) + "\n")
+    ui = web.create_app(pipeline)
+    upload = next(f.fn for f in ui.fns.values() if f.api_name == "add")
+    shown = []
+    report, _ = upload([str(path)], progress=lambda done, desc, unit: shown.append((done, desc, unit)))
+    assert "<td>u4</td><td>added" in report and len(pipeline.articles()) == 5
+    assert shown[0][0] == (0, 5) and shown[-1][0] == (5, 5) and {unit for *_, unit in shown} == {"articles"}
+    assert all(desc.startswith("news.jsonl: ") and "chunks/s" in desc for _, desc, _ in shown)
 
 
 def test_rendering_is_inert() -> None:
