@@ -126,13 +126,13 @@ class Pipeline:
         """
         files, problems = discover(paths)
         report = IngestReport(failed=list(problems))
-        max_bytes = self.settings.max_file_bytes
-        progress = IngestProgress(total=sum(count_items(f, max_bytes=max_bytes) for f in files))
-        if on_progress:
-            on_progress(progress)
-        if not files:  # nothing to read: say so without loading the embedding model
-            return report
         try:
+            max_bytes = self.settings.max_file_bytes
+            progress = IngestProgress(total=sum(count_items(f, max_bytes=max_bytes) for f in files))
+            if on_progress:
+                on_progress(progress)
+            if not files:  # nothing to read: say so without loading the embedding model
+                return report
             embedder = self.embedder
             with self.store.writing():
                 self.store.recover()
@@ -150,9 +150,10 @@ class Pipeline:
             for item in iter_file(file, max_bytes=self.settings.max_file_bytes):
                 if isinstance(item, Article):  # a JSON-lines file may hold thousands: write as we go
                     keys.add(item.key)
-                    if self._plan(item, batch, report, file=str(file.path)):
+                    self._plan(item, batch, report, file=str(file.path))
+                    if item.id in batch.ids:  # done when the batch is written
                         batch.items += 1
-                    else:
+                    else:  # stored already
                         progress.advance()
                 else:
                     if item is not None:
@@ -171,18 +172,15 @@ class Pipeline:
         self._flush(batch, report, progress)
         progress.finish()
 
-    def _plan(self, article: Article, batch: _Batch, report: IngestReport, *, file: str) -> bool:
-        """Decide what one article means for the store: added, unchanged or replacing.
-
-        Returns whether it goes into the batch to be embedded and written.
-        """
+    def _plan(self, article: Article, batch: _Batch, report: IngestReport, *, file: str) -> None:
+        """Decide what one article means for the store: added, unchanged or replacing."""
         previous = self.store.catalog.source_article(article.key)
         stored = article.id in batch.ids or self.store.catalog.is_ready(article.id)
         batch.links[article.key] = article.id
         batch.files[article.key] = file  # recorded even when unchanged: the source may have moved file
         if previous == article.id and stored:
             report.unchanged.append(article.source)
-            return False
+            return
         if previous and previous != article.id:
             report.replaced.append(article.source)
         elif stored:
@@ -197,7 +195,6 @@ class Pipeline:
             batch.articles.append(article)
             batch.chunks.extend(chunks)
             batch.ids.add(article.id)
-        return not stored
 
     def _flush(self, batch: _Batch, report: IngestReport, progress: _Progress) -> None:
         """Embed the batch's sentences and write everything.
