@@ -72,9 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    p = commands.add_parser("ingest", parents=[common], help="add article files or folders to the store")
-    p.add_argument("paths", nargs="+", metavar="PATH", help=".txt, .md, .html, .jsonl files or folders")
+    p = commands.add_parser(
+        "ingest", parents=[common], help="add article files or folders, web pages or feeds to the store"
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH|URL",
+        help=".txt, .md, .html, .jsonl files or folders; http(s):// URLs of pages or RSS/Atom feeds (fetched)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar, no per-file lines")
+    group = p.add_argument_group("fetching (URLs only)")
+    group.add_argument(
+        "--timeout", type=float, metavar="S", help="seconds a page or feed has to arrive in full (env QA_FETCH_TIMEOUT)"
+    )
+    group.add_argument(
+        "--delay", type=float, metavar="S", help="seconds between two requests to one host (env QA_FETCH_DELAY)"
+    )
 
     p = commands.add_parser("search", parents=[common], help="the best passages for a query")
     p.add_argument("query")
@@ -137,13 +151,15 @@ def _settings(args: argparse.Namespace) -> Settings:
         llm_url=getattr(args, "llm_url", None),
         answer_mode=getattr(args, "mode", None),
         answer_threshold=getattr(args, "threshold", None),
+        fetch_timeout=getattr(args, "timeout", None),
+        fetch_delay=getattr(args, "delay", None),
     )
 
 
 def _quiet_libraries() -> None:
     """Keep third-party chatter (and their progress bars) off the user's terminal."""
     warnings.filterwarnings("ignore")
-    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "urllib3"):
+    for name in ("chromadb", "sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "htmldate"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -204,17 +220,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from qa.stopping import stop_on_signals
 
     bar = None if args.quiet else _IngestBar()
+
+    def fetching(url: str) -> None:  # network access is visible, --quiet or not
+        tqdm.write(inert(f"fetch: {url}"), file=sys.stderr)  # above a progress bar, if one is shown
+
     try:
         with stop_on_signals():  # Ctrl-C or a kill: stop after the write in progress, keep what is written
-            report = pipeline.ingest(args.paths, on_progress=bar.show if bar else None)
+            report = pipeline.ingest(args.paths, on_progress=bar.show if bar else None, on_fetch=fetching)
     finally:
         if bar is not None:
             bar.close()
     for where, reason in report.failed:
         print(inert(f"failed: {where}: {reason}"), file=sys.stderr)
+    for where, note in report.notes:
+        print(inert(f"note: {where}: {note}"), file=sys.stderr)
     if report.stopped:
         print(
             f"stopped: {report.stored} articles stored ({report.chunks} chunks); run the same command again to resume",
@@ -242,6 +266,8 @@ class _IngestBar:
         from tqdm import tqdm
 
         if self.bar is None:
+            if not progress.total:  # only URLs: nothing to count
+                return
             self.bar = tqdm(
                 total=progress.total, unit="article", desc="ingest", file=sys.stderr, dynamic_ncols=True,
                 miniters=1,  # no refresh from tqdm's monitor thread: every line comes from this thread, in order

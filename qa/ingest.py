@@ -1,14 +1,17 @@
 """Read article files into :class:`Article` values and cut them into chunks (pure functions).
 
-Formats: ``.txt``; ``.md``; ``.html`` through a real HTML parser; ``.jsonl`` with one article
-per line (``title``, ``date``, ``text``, ``url`` or ``source``). A file that cannot be read
-raises :class:`ArticleError` with a one-line reason; a bad line of a JSON-lines file is
-reported on its own and the other lines still count.
+Formats: ``.txt``; ``.md``; ``.html`` through trafilatura (after a safety pass that removes
+what a browser would not show); ``.jsonl`` with one article per line (``title``, ``date``,
+``text``, ``url`` or ``source``). A file that cannot be read raises :class:`ArticleError` with
+a one-line reason; a bad line of a JSON-lines file is reported on its own and the other lines
+still count. What is worth saying but costs nothing (a date that could not be read, so the
+article is stored without one) is a *note*: ``(where, message)`` added to a ``notes`` list.
 """
 
 from __future__ import annotations
 
 import codecs
+import copy
 import dataclasses
 import hashlib
 import io
@@ -18,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
+from email.utils import parsedate_tz
 from pathlib import Path
 
 from qa.errors import ArticleError
@@ -141,13 +145,23 @@ def article_id(title: str, date: str | None, text: str) -> str:
     return digest[:16]
 
 
-def make_article(text: str, *, source: str, key: str, title: str | None = None, date: str | None = None) -> Article:
+def make_article(
+    text: str,
+    *,
+    source: str,
+    key: str,
+    title: str | None = None,
+    date: str | None = None,
+    notes: list[str] | None = None,
+) -> Article:
     """Build an :class:`Article` from its stored text, finding its story sentences.
 
     A title or date given here (from metadata) wins over what the text itself says. Both
     text and title are :func:`qa.text.clean` first: no control or format characters are stored.
     A title that reads as an instruction to a machine (:func:`qa.text.is_instruction`) is no
     title: the article is titled as if it had none, and such a headline is never indexed.
+    A date is read by :func:`parse_date`; one it cannot read is dropped, never the article,
+    and ``notes`` (when given) gets a line saying so.
     """
     text = clean(text)
     title = " ".join(clean(title).split()) or None if title is not None else None
@@ -160,7 +174,10 @@ def make_article(text: str, *, source: str, key: str, title: str | None = None, 
         aside = {span for span, _ in found.asides}
         first = next(s for s in found.sentences if s not in aside)
         title = " ".join(found.title.of(text).split()) if found.title else fallback_title(text, first)
-    date = normalise_date(date) if date else found.date
+    parsed = parse_date(date) if date else None
+    if date and parsed is None and notes is not None:
+        notes.append(_date_note(date))
+    date = parsed or found.date
     return Article(
         id=article_id(title, date, text),
         source=source,
@@ -172,8 +189,14 @@ def make_article(text: str, *, source: str, key: str, title: str | None = None, 
     )
 
 
+def _date_note(value) -> str:
+    shown = " ".join(clean(str(value)).split())
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"date {shown!r} not understood; stored without a date"
+
+
 def normalise_date(value: str) -> str:
-    """Accept an ISO date or date-time and return ``YYYY-MM-DD``.
+    """Accept an ISO date or date-time and return ``YYYY-MM-DD`` (strict: for dates a user types).
 
     Example: ``normalise_date("2022-07-25T10:00:00Z") == "2022-07-25"``
     """
@@ -186,10 +209,67 @@ def normalise_date(value: str) -> str:
         raise ArticleError(f"date {value!r} is not a real date") from None
 
 
+# A date that starts with an ISO day (whatever follows: a time, a zone, more words), as qa always read it.
+_ISO_DATE = re.compile(r"(\d{4})[-/](\d{2})[-/](\d{2})(?!\d)")
+_DOTTED_DATE = re.compile(r"\d{1,2}\.\d{1,2}\.\d{4}\b.*")  # 08.12.2024: day first, as written where dots are used
+# Absolute dates only, with a day, a month and a year: "yesterday", "December 2024" or "Monday" are no date.
+_DATEPARSER_SETTINGS = {
+    "STRICT_PARSING": True,
+    "REQUIRE_PARTS": ["day", "month", "year"],
+    "PARSERS": ["custom-formats", "absolute-time"],
+    "RETURN_AS_TIMEZONE_AWARE": False,
+}
+
+
+def parse_date(value: str | int | float) -> str | None:
+    """The calendar day a publication date names, as ``YYYY-MM-DD``, or None when it names none.
+
+    Reads ISO 8601 (``2024-12-08``, ``2024-12-08T23:30:00-05:00``; a leading ISO day whatever
+    follows it, as qa always did), RFC 2822 as in RSS feeds
+    (``Sun, 08 Dec 2024 23:30:00 GMT``), ``YYYYMMDD``, a Unix time stamp, and written dates in
+    the languages dateparser knows (``December 8, 2024``, ``8 Dec 2024``, ``Dec. 8, 2024 11:30
+    PM EST``, ``8 décembre 2024``). The day is the one written, in the writer's time zone: a
+    time zone is read but the date is never moved to UTC. A date without a day, month and year
+    ("December 2024"), a relative one ("yesterday") or an impossible one is None.
+
+    Example: ``parse_date("Sun, 08 Dec 2024 23:30:00 -0500") == "2024-12-08"``
+    """
+    text = " ".join(str(value).split())
+    if not text:
+        return None
+    m = _ISO_DATE.match(text)
+    if m:
+        return _real_date(int(m[1]), int(m[2]), int(m[3]))
+    if re.fullmatch(r"\d{8}", text):
+        return _real_date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    if re.fullmatch(r"\d{9,10}(?:\.\d+)?", text):  # seconds since 1970 (UTC, the only zone it has)
+        from datetime import datetime, timezone
+
+        return datetime.fromtimestamp(float(text), tz=timezone.utc).date().isoformat()
+    rfc = parsedate_tz(text)
+    if rfc is not None:
+        return _real_date(*rfc[:3])
+    import dateparser
+
+    settings = dict(_DATEPARSER_SETTINGS, DATE_ORDER="DMY") if _DOTTED_DATE.fullmatch(text) else _DATEPARSER_SETTINGS
+    try:
+        found = dateparser.parse(text[:100], settings=settings)
+    except (ValueError, OverflowError, TypeError):  # dateparser's own limits on odd input
+        return None
+    return found.date().isoformat() if found is not None else None
+
+
+def _real_date(year: int, month: int, day: int) -> str | None:
+    try:
+        return Date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
 # --- formats -----------------------------------------------------------------------------
 
 
-def parse_markdown(text: str, *, source: str, key: str) -> Article:
+def parse_markdown(text: str, *, source: str, key: str, notes: list[str] | None = None) -> Article:
     """Read Markdown: optional front matter (``title:``, ``date:``), the first ``#`` heading
     as title, and the body as plain text (markup removed), which is what is stored."""
     meta: dict[str, str] = {}
@@ -205,7 +285,7 @@ def parse_markdown(text: str, *, source: str, key: str) -> Article:
     if title is None:
         heading = re.search(r"^#{1,2}[ \t]+(.+?)[ \t#]*$", text, re.MULTILINE)
         title = _markdown_to_text(heading.group(1)).strip() if heading else None
-    return make_article(plain, source=source, key=key, title=title, date=meta.get("date"))
+    return make_article(plain, source=source, key=key, title=title, date=meta.get("date"), notes=notes)
 
 
 def _markdown_to_text(text: str) -> str:
@@ -222,85 +302,270 @@ def _markdown_to_text(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Page:
+    """What an HTML page holds, as :func:`read_html` finds it.
+
+    ``body`` is the main text, one paragraph (or heading, or list item) to a block, blocks
+    separated by blank lines; ``date`` is ``YYYY-MM-DD``; ``url`` is the canonical address the
+    page gives for itself (an absolute http(s) URL), if any.
+    """
+
+    body: str
+    title: str | None = None
+    author: str | None = None
+    site: str | None = None
+    date: str | None = None
+    url: str | None = None
+
+
+# How trafilatura is asked (bench/extraction.py measures these choices on real pages).
+TRAFILATURA_OPTIONS = {
+    "favor_precision": True,  # boilerplate out first: the better F1 on the benchmark
+    "include_comments": False,  # readers' comments are not the article
+    "include_tables": True,
+    "include_images": False,
+    "include_links": False,
+    "deduplicate": False,
+}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_DROP_TAGS = (
-    "script", "style", "noscript", "template", "iframe", "svg", "canvas", "form", "button",
-    "nav", "header", "footer", "aside", "figure", "figcaption", "picture", "video", "audio",
-    "object", "embed", "head",
-)  # fmt: skip
-_BLOCK_TAGS = (
-    "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
-    "ol", "blockquote", "pre", "table", "tr", "td", "th", "br", "hr", "dd", "dt", "dl",
-)  # fmt: skip
+# Elements whose content a reader never sees as text. JSON-LD stays: it is metadata (author,
+# dates) that trafilatura reads, never text.
+_INVISIBLE = (
+    "//script[not(contains(translate(@type, 'JSONLD', 'jsonld'), 'ld+json'))]"
+    "|//style|//noscript|//template|//iframe|//object|//embed|//svg|//canvas"
+)
 
 
-def parse_html(text: str, *, source: str, key: str) -> Article:
-    """Read HTML with a real parser: the title and date from metadata, the story from
-    ``<article>`` (or ``<main>``, or ``<body>``), without scripts, navigation, captions,
-    comments or hidden elements."""
-    from bs4 import BeautifulSoup, Comment
+def safe_tree(html: str):
+    """Parse HTML (lxml) and remove what a browser would not show as text: comments, processing
+    instructions, scripts (but JSON-LD metadata), styles, templates, ``<noscript>`` and embedded
+    objects, and hidden elements (``hidden``, ``aria-hidden="true"``, ``display: none``,
+    ``visibility: hidden`` in their style). Raises :class:`ArticleError` for a page with no
+    elements. The safety pass before any extraction: what it removes never becomes text.
+    """
+    import lxml.etree
+    import lxml.html
 
-    soup = BeautifulSoup(text, "html.parser")
-    title = _meta(soup, "og:title") or _first_text(soup, "h1") or _first_text(soup, "title")
-    date = (
-        _meta(soup, "article:published_time")
-        or _meta(soup, "date")
-        or _meta(soup, "pubdate")
-        or (soup.find("time") or {}).get("datetime")
-    )
-    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    root = soup.find("article") or soup.find("main") or soup.body or soup
-    for tag in root.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in root.find_all(True):
-        if tag.decomposed:
-            continue
-        attrs = tag.attrs or {}
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        tree = lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise ArticleError(f"not an HTML page ({exc})") from None
+    doomed = tree.xpath(_INVISIBLE)
+    for element in tree.iter(lxml.etree.Element):
+        attrs = element.attrib
         if (
             "hidden" in attrs
-            or str(attrs.get("aria-hidden", "")).lower() == "true"
-            or _HIDDEN_STYLE.search(str(attrs.get("style", "")))
+            or attrs.get("aria-hidden", "").strip().lower() == "true"
+            or _HIDDEN_STYLE.search(attrs.get("style", ""))
         ):
-            tag.decompose()
-    for tag in root.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    raw = root.get_text()
-    lines = (" ".join(block.split()) for block in re.split(r"\n\s*\n", raw))
-    body = "\n\n".join(line for line in lines if line)
-    if not body:
+            doomed.append(element)
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()  # its tail (the text after it) stays
+    return tree
+
+
+def read_html(html: str, *, url: str | None = None) -> Page:
+    """Read a page: :func:`safe_tree`, then trafilatura for the main text and the metadata
+    (title, author, site name, canonical URL; the date by htmldate). When trafilatura finds no
+    main text (a fragment, a very short page), the hand-written rules of :func:`plain_html`
+    read the same safe tree. ``url`` is where the page came from, if known: it helps find the date.
+
+    Example: ``read_html("<p>Rain fell.</p>").body == "Rain fell."``
+    """
+    import trafilatura
+
+    tree = safe_tree(html)
+    try:  # on a copy: trafilatura prunes the tree it is given
+        doc = trafilatura.bare_extraction(copy.deepcopy(tree), url=url, with_metadata=True, **TRAFILATURA_OPTIONS)
+        if doc is None:
+            doc = trafilatura.extract_metadata(copy.deepcopy(tree), default_url=url)
+    except Exception:  # whatever the extractor trips on in a hostile page: the plain rules read it
+        doc = None
+    body = _blocks(doc.text or "") if doc is not None else ""
+    plain = plain_html(tree) if not body else None
+    if doc is None:
+        assert plain is not None
+        return plain
+    canonical = doc.url if doc.url and re.match(r"https?://[^/\s]+", doc.url) else None
+    date = parse_date(doc.date) if doc.date else None
+    return Page(
+        body=body or plain.body,
+        title=_one_line(doc.title) or (plain.title if plain else None),
+        author=_one_line(doc.author),
+        site=_one_line(doc.sitename),
+        date=date or (plain.date if plain else None),
+        url=canonical,
+    )
+
+
+def plain_html(page) -> Page:
+    """The rules of the hand-written reader qa used before trafilatura, on lxml: trafilatura's
+    fallback for a fragment it finds no main text in. The title from ``og:title``, ``<h1>`` or ``<title>``, the
+    date from ``article:published_time``, ``date``, ``pubdate`` or ``<time datetime>``, and the
+    text of ``<article>`` (else ``<main>``, else ``<body>``) without navigation, headers, footers,
+    asides, forms, figures and captions. ``page`` is HTML text or a :func:`safe_tree`; HTML text
+    gets the same safety pass first.
+
+    Example: ``plain_html("<article><p>Rain fell.</p></article>").body == "Rain fell."``
+    """
+    tree = safe_tree(page) if isinstance(page, str) else page
+
+    def meta(name: str) -> str | None:
+        for value in tree.xpath(f"//meta[@property='{name}' or @name='{name}']/@content"):
+            if value.strip():
+                return " ".join(value.split())
+        return None
+
+    def first_text(xpath: str) -> str | None:
+        for element in tree.xpath(xpath):
+            text = " ".join(element.text_content().split())
+            if text:
+                return text
+        return None
+
+    title = meta("og:title") or first_text("//h1") or first_text("//title")
+    date = meta("article:published_time") or meta("date") or meta("pubdate")
+    date = date or next(iter(tree.xpath("//time/@datetime")), None)
+    roots = tree.xpath("//article") or tree.xpath("//main") or tree.xpath("//body") or [tree]
+    root = roots[0]
+    for element in root.xpath(".//" + "|.//".join(_DROP_TAGS)):
+        if element.getparent() is not None:
+            element.drop_tree()
+    body = _blocks("\n".join(_text_blocks(root)))
+    return Page(body=body, title=title, date=parse_date(date) if date else None)
+
+
+_DROP_TAGS = (
+    "nav", "header", "footer", "aside", "figure", "figcaption", "picture", "video", "audio",
+    "form", "button", "head", "title",
+)  # fmt: skip
+_BLOCK_TAGS = frozenset(
+    "p div section article main h1 h2 h3 h4 h5 h6 li ul ol blockquote pre table tr td th br hr dd dt dl".split()
+)
+
+
+def _text_blocks(element) -> Iterator[str]:
+    """The text of ``element`` with a line break around each block element."""
+    if element.tag in _BLOCK_TAGS:
+        yield "\n"
+    if element.text and isinstance(element.tag, str):
+        yield element.text
+    for child in element:
+        yield from _text_blocks(child)
+        if child.tail:
+            yield child.tail
+    if element.tag in _BLOCK_TAGS:
+        yield "\n"
+
+
+def _blocks(text: str) -> str:
+    """One block to a line of ``text``, white space collapsed, blank lines between blocks."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n\n".join(line for line in lines if line)
+
+
+def _one_line(value: str | None) -> str | None:
+    return " ".join(value.split()) or None if value else None
+
+
+def page_text(page: Page, *, title: str | None = None) -> str:
+    """The text qa stores for a page: the headline (unless the body starts with it already),
+    a byline (``By AUTHOR · SITE``) when the page names them, then the body.
+
+    The headline makes the title searchable as the first sentence, as in a text file; the
+    byline is a line a reader expects and the index passes over (a short line without a full
+    stop is never indexed). A headline that reads as an instruction to a machine is left out.
+    """
+    title = title or page.title
+    first, _, rest = page.body.partition("\n\n")
+    if title and _words(first) == _words(title):  # the body starts with its headline
+        head, body = [first], rest
+    else:
+        head, body = ([title] if title and not is_instruction(title) else []), page.body
+    byline = _byline(page.author, page.site)
+    return "\n\n".join(part for part in [*head, byline, body] if part)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _byline(author: str | None, site: str | None, *, most_words: int = 12) -> str | None:
+    """``By AUTHOR · SITE``, at most ``most_words`` words: a long list of authors is cut short
+    ("and others"), and the site name goes first when both do not fit."""
+    names = [n for n in (" ".join(n.split()) for n in re.split(r";", author or "")) if n]
+    extra = [site] if site and not any(_words(site) == _words(n) for n in names) else []
+    for n in range(len(names), 0, -1):
+        by = f"By {', '.join(names[:n])}" + (" and others" if n < len(names) else "")
+        for tail in (extra, []):
+            line = " · ".join([by, *tail])
+            if len(line.split()) <= most_words:
+                return line
+    return extra[0] if extra and len(extra[0].split()) <= most_words else None
+
+
+def parse_html(
+    text: str,
+    *,
+    source: str,
+    key: str,
+    url: str | None = None,
+    title: str | None = None,
+    date: str | None = None,
+    notes: list[str] | None = None,
+) -> Article:
+    """Read an HTML page (:func:`read_html`) into an :class:`Article` whose text is
+    :func:`page_text`.
+
+    ``source`` is the page's canonical URL when it gives one (a saved page's own address is
+    a better citation than its file name); for a page fetched from ``url``, only when the
+    canonical URL is on the same site, else ``url`` itself: a page cannot pass itself off as
+    another site's. ``title`` (a feed item's, say) is used when the page has none; ``date``
+    (a feed item's) wins over the page's own, unless it cannot be read (``notes`` says so).
+    """
+    page = read_html(text, url=url)
+    if not page.body:
         raise ArticleError("no text found in the HTML")
-    try:
-        parsed_date = normalise_date(date) if date else None
-    except ArticleError:
-        parsed_date = None  # a malformed date in metadata should not cost the article
-    return make_article(body, source=source, key=key, title=title, date=parsed_date)
+    if page.url and (url is None or _site(page.url) == _site(url)):
+        source = page.url
+    given = parse_date(date) if date else None
+    if date and given is None and notes is not None:
+        notes.append(_date_note(date))
+    return make_article(
+        page_text(page, title=page.title or title),
+        source=source,
+        key=key,
+        title=page.title or title,
+        date=given or page.date,
+        notes=notes,
+    )
 
 
-def _meta(soup, name: str) -> str | None:
-    tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-    value = tag.get("content") if tag else None
-    return " ".join(value.split()) if value and value.strip() else None
+def _site(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
 
 
-def _first_text(soup, name: str) -> str | None:
-    tag = soup.find(name)
-    value = tag.get_text(" ", strip=True) if tag else ""
-    return " ".join(value.split()) or None
-
-
-def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[list[Article], list[tuple[str, str]]]:
+def parse_jsonl(
+    lines: Iterable[str | bytes], *, name: str, key: str, notes: list[tuple[str, str]] | None = None
+) -> tuple[list[Article], list[tuple[str, str]]]:
     """Read one article per line: ``text`` (required), ``title``, ``date``, ``url``/``source``, ``id``.
 
     ``lines`` are read one at a time (bytes are UTF-8). Each article is keyed by its ``url``,
     else by its ``id`` within the file, else by its content, never by its line number: lines
     inserted or deleted elsewhere in the file leave the others' keys alone.
 
-    Returns the articles and, for each bad line, ``(name:line, reason)``.
+    Returns the articles and, for each bad line, ``(name:line, reason)``. A ``date`` that
+    :func:`parse_date` cannot read costs the line its date, not its article: ``notes`` gets
+    ``(name:line, why)``.
     """
     articles, failures = [], []
-    for item in iter_jsonl(lines, name=name, key=key):
+    for item in iter_jsonl(lines, name=name, key=key, notes=notes):
         if isinstance(item, Article):
             articles.append(item)
         elif item is not None:
@@ -308,7 +573,9 @@ def parse_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> tuple[l
     return articles, failures
 
 
-def iter_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> Iterator[Article | tuple[str, str] | None]:
+def iter_jsonl(
+    lines: Iterable[str | bytes], *, name: str, key: str, notes: list[tuple[str, str]] | None = None
+) -> Iterator[Article | tuple[str, str] | None]:
     """:func:`parse_jsonl` one line at a time: for each line that is not blank, its
     :class:`Article`, or ``(name:line, reason)`` when it is bad, or ``None`` when it repeats an
     earlier line (nothing more to store). An empty file yields ``(name, "empty file")``."""
@@ -338,12 +605,14 @@ def iter_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> Iterator
                     raise ArticleError(f"'{field}' is {_json_kind(value)}, not a string")
             url, origin, ident = (_field(record, f) for f in ("url", "source", "id"))
             title = record.get("title")
+            said: list[str] = []
             article = make_article(
                 body.replace("\r\n", "\n"),
                 source=url or origin or (f"{name}#{ident}" if ident else name),
                 key="",
                 title=str(title) if title is not None else None,
                 date=clean(str(record["date"])) if record.get("date") else None,
+                notes=said,
             )
             article = dataclasses.replace(article, key=url or f"{key}#{f'id={ident}' if ident else article.id}")
             if article.key in first_line:
@@ -353,6 +622,8 @@ def iter_jsonl(lines: Iterable[str | bytes], *, name: str, key: str) -> Iterator
                 yield None  # the same article again: nothing more to store
                 continue
             first_line[article.key] = number
+            if notes is not None:
+                notes.extend((where, note) for note in said)
             item: Article | tuple[str, str] = article
         except UnicodeDecodeError as exc:
             seen = True
@@ -390,14 +661,17 @@ def _jsonl_lines(handle: io.BufferedReader) -> Iterator[str | bytes]:
         yield from io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
 
 
-def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[tuple[str, str]]]:
+def read_file(
+    file: SourceFile, *, max_bytes: int, notes: list[tuple[str, str]] | None = None
+) -> tuple[list[Article], list[tuple[str, str]]]:
     """Read one file into articles; returns ``(articles, [(where, reason), ...])``.
 
     Raises :class:`ArticleError` when the whole file is unreadable. The size is checked
-    before anything is read; a JSON-lines file is then read line by line.
+    before anything is read; a JSON-lines file is then read line by line. ``notes``, when
+    given, gets ``(where, note)`` for what was read with a loss (a date not understood).
     """
     articles, failures = [], []
-    for item in _file_items(file, max_bytes=max_bytes):
+    for item in _file_items(file, max_bytes=max_bytes, notes=notes):
         if isinstance(item, Article):
             articles.append(item)
         elif item is not None:
@@ -405,7 +679,9 @@ def read_file(file: SourceFile, *, max_bytes: int) -> tuple[list[Article], list[
     return articles, failures
 
 
-def _file_items(file: SourceFile, *, max_bytes: int) -> Iterator[Article | tuple[str, str] | None]:
+def _file_items(
+    file: SourceFile, *, max_bytes: int, notes: list[tuple[str, str]] | None = None
+) -> Iterator[Article | tuple[str, str] | None]:
     """The items of :func:`iter_file`; raises :class:`ArticleError` for a file unreadable as a whole."""
     key = str(file.path)
     suffix = file.path.suffix.lower()
@@ -415,31 +691,37 @@ def _file_items(file: SourceFile, *, max_bytes: int) -> Iterator[Article | tuple
             raise ArticleError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
         if suffix in JSONL_SUFFIXES:
             with file.path.open("rb", buffering=65536) as handle:
-                yield from iter_jsonl(_jsonl_lines(handle), name=file.name, key=key)
+                yield from iter_jsonl(_jsonl_lines(handle), name=file.name, key=key, notes=notes)
             return
         data = file.path.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from None
     text = decode(data, max_bytes=max_bytes)
+    said: list[str] = []
     if suffix in HTML_SUFFIXES:
-        yield parse_html(text, source=file.name, key=key)
+        article = parse_html(text, source=file.name, key=key, notes=said)
     elif suffix in MARKDOWN_SUFFIXES:
-        yield parse_markdown(text, source=file.name, key=key)
+        article = parse_markdown(text, source=file.name, key=key, notes=said)
     else:
-        yield make_article(text, source=file.name, key=key)
+        article = make_article(text, source=file.name, key=key)
+    if notes is not None:
+        notes.extend((file.name, note) for note in said)
+    yield article
 
 
-def iter_file(file: SourceFile, *, max_bytes: int) -> Iterator[Article | tuple[str, str] | None]:
+def iter_file(
+    file: SourceFile, *, max_bytes: int, notes: list[tuple[str, str]] | None = None
+) -> Iterator[Article | tuple[str, str] | None]:
     """Read one file an article at a time, as ``qa ingest`` does: a JSON-lines file of
     thousands of articles is never parsed whole before the first is stored.
 
     Yields each :class:`Article`; ``(where, reason)`` for a line that fails, or for the whole
     file when it cannot be read (then nothing else comes); ``None`` for a JSON line that
     repeats an earlier one. A JSON-lines file yields one item per line that is not blank, so
-    :func:`count_items` tells beforehand how many will come.
+    :func:`count_items` tells beforehand how many will come. ``notes``: see :func:`read_file`.
     """
     try:
-        yield from _file_items(file, max_bytes=max_bytes)
+        yield from _file_items(file, max_bytes=max_bytes, notes=notes)
     except ArticleError as exc:
         yield (file.name, str(exc))
     except (RecursionError, ValueError, UnicodeError) as exc:  # a file no reader foresaw: this file's problem only

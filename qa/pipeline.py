@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -24,6 +26,7 @@ from qa.timeline import Timeline, build_timeline
 from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestProgress, IngestReport
 
 MAX_QUERY_CHARS = 2000
+_FETCHED = "fetched "  # catalogue meta key prefix: what a fetch learnt about a URL (see qa.fetch.Item.remember)
 # Chunks gathered before one embedding call and one store write: big enough that the
 # encoder runs full batches, small enough that an interrupted ingest loses little.
 FLUSH_CHUNKS = 128
@@ -111,43 +114,99 @@ class Pipeline:
         paths: Iterable[str | Path],
         *,
         on_progress: Callable[[IngestProgress], None] | None = None,
+        on_fetch: Callable[[str], None] | None = None,
     ) -> IngestReport:
-        """Read files and folders into the store, committing as it goes.
+        """Read files and folders, and fetch ``http(s)://`` URLs (pages and feeds), into the store,
+        committing as it goes.
 
         Unchanged articles are skipped, changed files replace their old article, and a file
-        that cannot be read is reported and the rest still go in. Articles are written every
-        ``FLUSH_CHUNKS`` chunks, so an interruption keeps what was written and a re-run skips it.
-        A stop by signal (:class:`qa.stopping.Stopped`, under :func:`qa.stopping.stop_on_signals`)
-        ends the run after the write in progress; the report then says so in ``stopped``.
+        or URL that cannot be read is reported and the rest still go in. Only the URLs given
+        are fetched (:mod:`qa.fetch`), before the store is locked for writing. Articles are
+        written every ``FLUSH_CHUNKS`` chunks, so an interruption keeps what was written and a
+        re-run skips it. A stop by signal (:class:`qa.stopping.Stopped`, under
+        :func:`qa.stopping.stop_on_signals`) ends the run after the write in progress; the
+        report then says so in ``stopped``.
 
         Args:
             on_progress: called with an :class:`IngestProgress` once the files are counted,
-                then after each article and each write.
+                then after each article of a file and each write (fetched articles are
+                written after the files, and not counted).
+            on_fetch: called with each URL just before it is requested.
         """
-        files, problems = discover(paths)
+        from qa.fetch import is_url
+
+        paths = [str(p) for p in paths]
+        urls = [p for p in paths if is_url(p)]
+        files, problems = discover(p for p in paths if not is_url(p))
         report = IngestReport(failed=list(problems))
         try:
             max_bytes = self.settings.max_file_bytes
             progress = IngestProgress(total=sum(count_items(f, max_bytes=max_bytes) for f in files))
             if on_progress:
                 on_progress(progress)
-            if not files:  # nothing to read: say so without loading the embedding model
+            items = self._fetch(urls, on_fetch) if urls else []
+            if not files and not any(item.article for item in items):  # say so without loading the embedding model
+                self._store_fetched(items, report, write=False)
                 return report
             embedder = self.embedder
             with self.store.writing():
                 self.store.recover()
                 self.store.record_model(embedder.dim)
-                self._ingest(files, report, _Progress(progress, on_progress))
+                tracker = _Progress(progress, on_progress)
+                self._ingest(files, report, tracker)
+                self._store_fetched(items, report, write=True, progress=tracker)
         except Stopped as exc:
             report.stopped = exc.name
         return report
+
+    def _fetch(self, urls: list[str], on_fetch) -> list:
+        """Fetch the URLs (pages, feeds and their items); nothing is written yet."""
+        from qa.fetch import Fetcher, read_urls
+
+        catalog = self.store.catalog
+
+        class Memory:
+            def stored(self, key: str) -> str | None:
+                article_id = catalog.source_article(key)
+                return article_id if article_id and catalog.is_ready(article_id) else None
+
+            def recall(self, url: str) -> dict:
+                return json.loads(catalog.get_meta(_FETCHED + url) or "{}")
+
+        settings = self.settings
+        with Fetcher(timeout=settings.fetch_timeout, max_bytes=settings.max_file_bytes,
+                     delay=settings.fetch_delay, on_request=on_fetch) as fetcher:  # fmt: skip
+            return list(read_urls(urls, fetcher=fetcher, memory=Memory()))
+
+    def _store_fetched(
+        self, items: list, report: IngestReport, *, write: bool, progress: _Progress | None = None
+    ) -> None:
+        """Store the fetched articles (``write``: under the store's write lock), report the rest, and
+        keep what each fetch learnt once its article is written."""
+        batch = _Batch()
+        for item in items:
+            report.notes.extend((item.where, note) for note in item.notes)
+            if item.failure:
+                report.failed.append((item.where, item.failure))
+            elif item.unchanged:
+                report.unchanged.append(item.where)
+            elif item.article is not None and write:
+                self._plan(item.article, batch, report, file=item.via)
+                if batch.size >= FLUSH_CHUNKS:
+                    self._flush(batch, report, progress)
+                    batch = _Batch()
+        if write:
+            self._flush(batch, report, progress)
+        learnt = {_FETCHED + url: json.dumps(state) for item in items for url, state in item.remember.items()}
+        if learnt:
+            self.store.catalog.set_meta(learnt)
 
     def _ingest(self, files: Sequence[SourceFile], report: IngestReport, progress: _Progress) -> None:
         batch = _Batch()
         for file in files:
             keys: set[str] = set()
             whole = True  # every line read: only then may a line gone from the file take its article
-            for item in iter_file(file, max_bytes=self.settings.max_file_bytes):
+            for item in iter_file(file, max_bytes=self.settings.max_file_bytes, notes=report.notes):
                 if isinstance(item, Article):  # a JSON-lines file may hold thousands: write as we go
                     keys.add(item.key)
                     self._plan(item, batch, report, file=str(file.path))
@@ -179,14 +238,15 @@ class Pipeline:
         batch.links[article.key] = article.id
         batch.files[article.key] = file  # recorded even when unchanged: the source may have moved file
         if previous == article.id and stored:
-            report.unchanged.append(article.source)
+            outcome = "unchanged"
+        elif previous and previous != article.id:
+            outcome = "replaced"
+        else:  # stored: the same text came from another source
+            outcome = "unchanged" if stored else "added"
+        getattr(report, outcome).append(article.source)
+        report.outcomes.append((outcome, article.source, article.title))
+        if outcome == "unchanged" and previous == article.id:
             return
-        if previous and previous != article.id:
-            report.replaced.append(article.source)
-        elif stored:
-            report.unchanged.append(article.source)  # the same text came from another source
-        else:
-            report.added.append(article.source)
         if not stored:
             chunks, dropped = drop_duplicate_chunks(chunk_article(article, max_words=self.settings.chunk_words))
             if dropped:  # what is not indexed is not among the article's indexed sentences either
@@ -196,7 +256,7 @@ class Pipeline:
             batch.chunks.extend(chunks)
             batch.ids.add(article.id)
 
-    def _flush(self, batch: _Batch, report: IngestReport, progress: _Progress) -> None:
+    def _flush(self, batch: _Batch, report: IngestReport, progress: _Progress | None) -> None:
         """Embed the batch's sentences and write everything.
 
         Each sentence is embedded once: a chunk's vector is the normalised mean of its
@@ -213,7 +273,29 @@ class Pipeline:
             )
             report.chunks += len(batch.chunks)
             report.stored += len(batch.articles)
-            progress.written(batch.items, articles=len(batch.articles), chunks=len(batch.chunks))
+            if progress is not None:
+                progress.written(batch.items, articles=len(batch.articles), chunks=len(batch.chunks))
+
+    def ingest_upload(
+        self, path: str | Path, name: str, *, on_progress: Callable[[IngestProgress], None] | None = None
+    ) -> IngestReport:
+        """Ingest one uploaded file under its original file ``name``, wherever the upload was put.
+
+        An upload arrives at a temporary path of its own each time, so it is read from a copy
+        at ``DATA_DIR/uploads/NAME``: the name, not the temporary path, is what the article is
+        remembered by, and uploading an edited file again replaces its article (as ``qa ingest``
+        does for a file at the same path). The copy is removed afterwards.
+        """
+        name = Path(name).name
+        if not name or name.startswith("."):
+            raise InputError(f"not a file name: {name!r}")
+        staged = self.settings.data_dir / "uploads" / name
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(path, staged)
+            return self.ingest([staged], on_progress=on_progress)
+        finally:
+            staged.unlink(missing_ok=True)
 
     # --- reading -------------------------------------------------------------------------
 

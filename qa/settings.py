@@ -61,7 +61,15 @@ class Settings:
     )
     embed_batch: int = _setting(64, help="texts per embedding batch", least=1)
     chunk_words: int = _setting(80, help="most words in one chunk (sentences are never split)", least=1)
-    max_file_mb: float = _setting(20.0, help="largest article file accepted, in MB", least=0.001)
+    max_file_mb: float = _setting(
+        20.0, help="largest article file accepted, in MB; also the largest page or feed fetched", least=0.001
+    )
+    fetch_timeout: float = _setting(
+        20.0, help="seconds a fetched page, feed or robots.txt has to arrive in full (qa ingest URL)", least=0.1
+    )
+    fetch_delay: float = _setting(
+        1.0, help="seconds between two requests to one host (more if its robots.txt asks)", least=0
+    )
     k: int = _setting(5, help="passages returned by a search", least=1)
     candidates: int = _setting(40, help="candidates each retriever contributes before fusion", least=1)
     candidates_per_article: int = _setting(

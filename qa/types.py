@@ -109,10 +109,13 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     removed: list[str] = field(default_factory=list)  # "source: title" of articles whose line is gone
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (source, note): read, with a loss (a date dropped)
     chunks: int = 0
     duplicates: int = 0  # chunks not stored because they repeat another chunk of their article
     stored: int = 0  # articles written to the store (added or replacing), counted as each write commits
     stopped: str | None = None  # the signal that stopped the run before the end ("SIGINT", "SIGTERM")
+    # (outcome, source, title) per article read: names each article of a many-article file
+    outcomes: list[tuple[str, str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
