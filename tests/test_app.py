@@ -139,7 +139,8 @@ def test_an_upload_shows_progress_in_articles(pipeline, tmp_path) -> None:
     upload = next(f.fn for f in ui.fns.values() if f.api_name == "add")
     shown = []
     report, *_ = upload([str(path)], progress=lambda done, desc, unit: shown.append((done, desc, unit)))
-    assert "<td>u4</td><td>added</td>" in report and len(pipeline.articles()) == 5
+    assert "<td>u4</td><td>Report 4. The council met on day 4.</td><td>added</td>" in report
+    assert len(pipeline.articles()) == 5
     assert shown[0][0] == (0, 5) and shown[-1][0] == (5, 5) and {unit for *_, unit in shown} == {"articles"}
     assert all(desc.startswith("news.jsonl: ") and "chunks/s" in desc for _, desc, _ in shown)
 
