@@ -374,7 +374,7 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
     # --- Add articles ---------------------------------------------------------------------------
 
     @maps_errors
-    def upload(files):
+    def upload(files, progress=gr.Progress()):  # noqa: B008 - Gradio's way to show progress
         if not files:
             raise InputError("choose files to add first")
         rows = []
@@ -383,8 +383,15 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
             if Path(path).stat().st_size > MAX_UPLOAD_MB * 1_000_000:
                 rows.append((name, "", "refused", f"over the {MAX_UPLOAD_MB} MB limit"))
                 continue
+
+            def show(state, name=name) -> None:  # as qa ingest's bar: articles committed, rates, time left
+                articles, chunks = state.per_second()
+                eta = state.eta()
+                left = "" if eta is None else f", about {eta:.0f} s left"
+                progress((state.done, state.total), desc=f"{name}: {chunks:.1f} chunks/s{left}", unit="articles")
+
             try:
-                report = pipeline.ingest_upload(path, name)
+                report = pipeline.ingest_upload(path, name, on_progress=show)
             except QAError as exc:
                 rows.append((name, "", "refused", str(exc)))
                 continue

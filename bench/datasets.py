@@ -211,8 +211,13 @@ def store_dir(name: str, root: Path | None = None) -> Path:
     from tqdm import tqdm
 
     with Pipeline.from_settings(settings) as pipeline:
-        with tqdm(desc=f"ingest {name}", unit="file", file=sys.stderr) as bar:
-            report = pipeline.ingest([articles], on_start=lambda n: bar.reset(total=n), on_file=lambda _: bar.update(1))
+        with tqdm(desc=f"ingest {name}", unit="article", file=sys.stderr) as bar:
+
+            def show(progress) -> None:
+                bar.total = progress.total
+                bar.update(progress.done - bar.n)
+
+            report = pipeline.ingest([articles], on_progress=show)
     if report.failed:
         print(f"{name}: {len(report.failed)} articles not ingested, e.g. {report.failed[0]}", file=sys.stderr)
     stamp.write_text(digest.hexdigest())

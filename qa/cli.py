@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -221,22 +222,16 @@ def _run(args: argparse.Namespace) -> int:
 def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    bar = None
+    from qa.stopping import stop_on_signals
 
-    def start(total: int) -> None:
-        nonlocal bar
-        if not args.quiet and total:
-            bar = tqdm(total=total, unit="file", desc="ingest", file=sys.stderr, dynamic_ncols=True)
-
-    def step(name: str) -> None:
-        if bar is not None:
-            bar.update(1)
+    bar = None if args.quiet else _IngestBar()
 
     def fetching(url: str) -> None:  # network access is visible, --quiet or not
         tqdm.write(inert(f"fetch: {url}"), file=sys.stderr)  # above a progress bar, if one is shown
 
     try:
-        report = pipeline.ingest(args.paths, on_start=start, on_file=step, on_fetch=fetching)
+        with stop_on_signals():  # Ctrl-C or a kill: stop after the write in progress, keep what is written
+            report = pipeline.ingest(args.paths, on_progress=bar.show if bar else None, on_fetch=fetching)
     finally:
         if bar is not None:
             bar.close()
@@ -244,6 +239,12 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
         print(inert(f"failed: {where}: {reason}"), file=sys.stderr)
     for where, note in report.notes:
         print(inert(f"note: {where}: {note}"), file=sys.stderr)
+    if report.stopped:
+        print(
+            f"stopped: {report.stored} articles stored ({report.chunks} chunks); run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 128 + signal.Signals[report.stopped].value
     if not args.quiet:
         for name in report.replaced:
             print(inert(f"replaced: {name}"), file=sys.stderr)
@@ -252,6 +253,35 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> int:
     dropped = f"; {report.duplicates} duplicate chunks dropped" if report.duplicates else ""
     print(inert(f"{report.summary()} ({report.chunks} new chunks{dropped})"))
     return InputError.exit_code if report.failed else 0
+
+
+class _IngestBar:
+    """The ingest progress bar: articles done of those counted, articles and chunks written per
+    second, and the time left at that pace (see :meth:`qa.types.IngestProgress.eta`)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def show(self, progress) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            if not progress.total:  # only URLs: nothing to count
+                return
+            self.bar = tqdm(
+                total=progress.total, unit="article", desc="ingest", file=sys.stderr, dynamic_ncols=True,
+                miniters=1,  # no refresh from tqdm's monitor thread: every line comes from this thread, in order
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} articles [{elapsed}{postfix}]",
+            )  # fmt: skip
+        articles, chunks = progress.per_second()
+        eta = progress.eta()
+        left = "?" if eta is None else self.bar.format_interval(eta)
+        self.bar.set_postfix_str(f"{articles:.2f} articles/s, {chunks:.1f} chunks/s, {left} left", refresh=False)
+        self.bar.update(progress.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _search(pipeline: Pipeline, args: argparse.Namespace) -> int:

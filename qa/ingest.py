@@ -570,7 +570,22 @@ def parse_jsonl(
     ``(name:line, why)``.
     """
     articles, failures = [], []
+    for item in iter_jsonl(lines, name=name, key=key, notes=notes):
+        if isinstance(item, Article):
+            articles.append(item)
+        elif item is not None:
+            failures.append(item)
+    return articles, failures
+
+
+def iter_jsonl(
+    lines: Iterable[str | bytes], *, name: str, key: str, notes: list[tuple[str, str]] | None = None
+) -> Iterator[Article | tuple[str, str] | None]:
+    """:func:`parse_jsonl` one line at a time: for each line that is not blank, its
+    :class:`Article`, or ``(name:line, reason)`` when it is bad, or ``None`` when it repeats an
+    earlier line (nothing more to store). An empty file yields ``(name, "empty file")``."""
     first_line: dict[str, int] = {}
+    seen = False
     for number, line in enumerate(lines, start=1):
         where = f"{name}:{number}"
         try:
@@ -578,6 +593,7 @@ def parse_jsonl(
                 line = line.decode("utf-8-sig" if number == 1 else "utf-8")
             if not line.strip():
                 continue
+            seen = True
             record = json.loads(line)
             if not isinstance(record, dict):
                 raise ArticleError("not a JSON object")
@@ -608,22 +624,24 @@ def parse_jsonl(
                 if url or ident:
                     field = "url" if url else "id"
                     raise ArticleError(f"the same {field} as line {first_line[article.key]}; only that line is read")
-                continue  # the same article again: nothing more to store
+                yield None  # the same article again: nothing more to store
+                continue
             first_line[article.key] = number
-            articles.append(article)
             if notes is not None:
                 notes.extend((where, note) for note in said)
+            item: Article | tuple[str, str] = article
         except UnicodeDecodeError as exc:
-            failures.append((where, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at column {exc.start + 1})"))
+            seen = True
+            item = (where, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02X} at column {exc.start + 1})")
         except json.JSONDecodeError as exc:
-            failures.append((where, f"not valid JSON ({exc.msg})"))
+            item = (where, f"not valid JSON ({exc.msg})")
         except RecursionError:
-            failures.append((where, "JSON nested too deeply"))
+            item = (where, "JSON nested too deeply")
         except ArticleError as exc:
-            failures.append((where, str(exc)))
-    if not articles and not failures:
-        failures.append((name, "empty file"))
-    return articles, failures
+            item = (where, str(exc))
+        yield item
+    if not seen:
+        yield (name, "empty file")
 
 
 def _field(record: dict, name: str) -> str:
@@ -657,6 +675,19 @@ def read_file(
     before anything is read; a JSON-lines file is then read line by line. ``notes``, when
     given, gets ``(where, note)`` for what was read with a loss (a date not understood).
     """
+    articles, failures = [], []
+    for item in _file_items(file, max_bytes=max_bytes, notes=notes):
+        if isinstance(item, Article):
+            articles.append(item)
+        elif item is not None:
+            failures.append(item)
+    return articles, failures
+
+
+def _file_items(
+    file: SourceFile, *, max_bytes: int, notes: list[tuple[str, str]] | None = None
+) -> Iterator[Article | tuple[str, str] | None]:
+    """The items of :func:`iter_file`; raises :class:`ArticleError` for a file unreadable as a whole."""
     key = str(file.path)
     suffix = file.path.suffix.lower()
     try:
@@ -665,21 +696,63 @@ def read_file(
             raise ArticleError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
         if suffix in JSONL_SUFFIXES:
             with file.path.open("rb", buffering=65536) as handle:
-                return parse_jsonl(_jsonl_lines(handle), name=file.name, key=key, notes=notes)
+                yield from iter_jsonl(_jsonl_lines(handle), name=file.name, key=key, notes=notes)
+            return
         data = file.path.read_bytes()
     except OSError as exc:
         raise ArticleError(f"cannot read: {exc.strerror or exc}") from None
     text = decode(data, max_bytes=max_bytes)
     said: list[str] = []
     if suffix in HTML_SUFFIXES:
-        articles = [parse_html(text, source=file.name, key=key, notes=said)]
+        article = parse_html(text, source=file.name, key=key, notes=said)
     elif suffix in MARKDOWN_SUFFIXES:
-        articles = [parse_markdown(text, source=file.name, key=key, notes=said)]
+        article = parse_markdown(text, source=file.name, key=key, notes=said)
     else:
-        articles = [make_article(text, source=file.name, key=key)]
+        article = make_article(text, source=file.name, key=key)
     if notes is not None:
         notes.extend((file.name, note) for note in said)
-    return articles, []
+    yield article
+
+
+def iter_file(
+    file: SourceFile, *, max_bytes: int, notes: list[tuple[str, str]] | None = None
+) -> Iterator[Article | tuple[str, str] | None]:
+    """Read one file an article at a time, as ``qa ingest`` does: a JSON-lines file of
+    thousands of articles is never parsed whole before the first is stored.
+
+    Yields each :class:`Article`; ``(where, reason)`` for a line that fails, or for the whole
+    file when it cannot be read (then nothing else comes); ``None`` for a JSON line that
+    repeats an earlier one. A JSON-lines file yields one item per line that is not blank, so
+    :func:`count_items` tells beforehand how many will come. ``notes``: see :func:`read_file`.
+    """
+    try:
+        yield from _file_items(file, max_bytes=max_bytes, notes=notes)
+    except ArticleError as exc:
+        yield (file.name, str(exc))
+    except (RecursionError, ValueError, UnicodeError) as exc:  # a file no reader foresaw: this file's problem only
+        yield (file.name, f"cannot read ({type(exc).__name__}: {exc})"[:300])
+
+
+def _text(line: str | bytes) -> str:
+    return line.decode("utf-8-sig", errors="replace") if isinstance(line, bytes) else line
+
+
+def count_items(file: SourceFile, *, max_bytes: int) -> int:
+    """How many items :func:`iter_file` will yield for ``file``, counted cheaply beforehand: the
+    lines of a JSON-lines file that are not blank (nothing parsed), else one.
+
+    Example: a ``.jsonl`` of 1,070 article lines and a trailing blank line counts 1,070.
+    """
+    if file.path.suffix.lower() not in JSONL_SUFFIXES:
+        return 1
+    try:
+        if file.path.stat().st_size > max_bytes:
+            return 1
+        with file.path.open("rb", buffering=65536) as handle:
+            count = sum(1 for line in _jsonl_lines(handle) if _text(line).strip())
+    except (OSError, ArticleError, UnicodeError):
+        return 1  # it fails as a whole: one item
+    return max(count, 1)
 
 
 # --- chunks ------------------------------------------------------------------------------
@@ -762,17 +835,3 @@ def drop_duplicate_chunks(chunks: Sequence[Chunk], *, near: float = NEAR_DUPLICA
         dataclasses.replace(c, id=f"{c.article_id}-{i:04d}", index=i) if c.index != i else c for i, c in enumerate(kept)
     ]
     return renumbered, len(chunks) - len(kept)
-
-
-def iter_articles(
-    files: Iterable[SourceFile], *, max_bytes: int, notes: list[tuple[str, str]] | None = None
-) -> Iterator[tuple[SourceFile, list[Article], list[tuple[str, str]]]]:
-    """Read files one by one, turning a whole-file failure into a reported one (``notes``: see :func:`read_file`)."""
-    for file in files:
-        try:
-            articles, failures = read_file(file, max_bytes=max_bytes, notes=notes)
-        except ArticleError as exc:
-            articles, failures = [], [(file.name, str(exc))]
-        except (RecursionError, ValueError, UnicodeError) as exc:  # a file no reader foresaw: this file's problem only
-            articles, failures = [], [(file.name, f"cannot read ({type(exc).__name__}: {exc})"[:300])]
-        yield file, articles, failures

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -13,21 +14,22 @@ import numpy as np
 from qa.answer import Answerer
 from qa.embed import Embedder, SentenceTransformerEmbedder, embed_sentences, sentence_vectors
 from qa.errors import InputError
-from qa.ingest import chunk_article, discover, drop_duplicate_chunks, iter_articles
+from qa.ingest import SourceFile, chunk_article, count_items, discover, drop_duplicate_chunks, iter_file
 from qa.llm import LLM, LlamaCppLLM, OpenAIServerLLM, resolve_model
 from qa.rank import Ranker
 from qa.retrieve import Filters, check_query, hybrid_search
 from qa.settings import Settings
+from qa.stopping import Stopped, shielded
 from qa.store import Store, connect_chroma
 from qa.summarize import Summarizer, Summary, SummaryReport
 from qa.timeline import Timeline, build_timeline
-from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestReport
+from qa.types import Answer, Article, ArticleInfo, Chunk, Hit, IngestProgress, IngestReport
 
 MAX_QUERY_CHARS = 2000
 _FETCHED = "fetched "  # catalogue meta key prefix: what a fetch learnt about a URL (see qa.fetch.Item.remember)
 # Chunks gathered before one embedding call and one store write: big enough that the
 # encoder runs full batches, small enough that an interrupted ingest loses little.
-FLUSH_CHUNKS = 256
+FLUSH_CHUNKS = 128
 
 
 class Pipeline:
@@ -111,19 +113,24 @@ class Pipeline:
         self,
         paths: Iterable[str | Path],
         *,
-        on_start: Callable[[int], None] | None = None,
-        on_file: Callable[[str], None] | None = None,
+        on_progress: Callable[[IngestProgress], None] | None = None,
         on_fetch: Callable[[str], None] | None = None,
     ) -> IngestReport:
-        """Read files and folders, and fetch ``http(s)://`` URLs (pages and feeds), into the store.
+        """Read files and folders, and fetch ``http(s)://`` URLs (pages and feeds), into the store,
+        committing as it goes.
 
         Unchanged articles are skipped, changed files replace their old article, and a file
         or URL that cannot be read is reported and the rest still go in. Only the URLs given
-        are fetched (:mod:`qa.fetch`), before the store is locked for writing.
+        are fetched (:mod:`qa.fetch`), before the store is locked for writing. Articles are
+        written every ``FLUSH_CHUNKS`` chunks, so an interruption keeps what was written and a
+        re-run skips it. A stop by signal (:class:`qa.stopping.Stopped`, under
+        :func:`qa.stopping.stop_on_signals`) ends the run after the write in progress; the
+        report then says so in ``stopped``.
 
         Args:
-            on_start: called once with the number of files found.
-            on_file: called after each file with its name.
+            on_progress: called with an :class:`IngestProgress` once the files are counted,
+                then after each article of a file and each write (fetched articles are
+                written after the files, and not counted).
             on_fetch: called with each URL just before it is requested.
         """
         from qa.fetch import is_url
@@ -132,18 +139,24 @@ class Pipeline:
         urls = [p for p in paths if is_url(p)]
         files, problems = discover(p for p in paths if not is_url(p))
         report = IngestReport(failed=list(problems))
-        if on_start:
-            on_start(len(files))
-        items = self._fetch(urls, on_fetch) if urls else []
-        if not files and not any(item.article for item in items):  # say so without loading the embedding model
-            self._store_fetched(items, report, write=False)
-            return report
-        embedder = self.embedder
-        with self.store.writing():
-            self.store.recover()
-            self.store.record_model(embedder.dim)
-            self._ingest(files, report, on_file)
-            self._store_fetched(items, report, write=True)
+        try:
+            max_bytes = self.settings.max_file_bytes
+            progress = IngestProgress(total=sum(count_items(f, max_bytes=max_bytes) for f in files))
+            if on_progress:
+                on_progress(progress)
+            items = self._fetch(urls, on_fetch) if urls else []
+            if not files and not any(item.article for item in items):  # say so without loading the embedding model
+                self._store_fetched(items, report, write=False)
+                return report
+            embedder = self.embedder
+            with self.store.writing():
+                self.store.recover()
+                self.store.record_model(embedder.dim)
+                tracker = _Progress(progress, on_progress)
+                self._ingest(files, report, tracker)
+                self._store_fetched(items, report, write=True, progress=tracker)
+        except Stopped as exc:
+            report.stopped = exc.name
         return report
 
     def _fetch(self, urls: list[str], on_fetch) -> list:
@@ -165,7 +178,9 @@ class Pipeline:
                      delay=settings.fetch_delay, on_request=on_fetch) as fetcher:  # fmt: skip
             return list(read_urls(urls, fetcher=fetcher, memory=Memory()))
 
-    def _store_fetched(self, items: list, report: IngestReport, *, write: bool) -> None:
+    def _store_fetched(
+        self, items: list, report: IngestReport, *, write: bool, progress: _Progress | None = None
+    ) -> None:
         """Store the fetched articles (``write``: under the store's write lock), report the rest, and
         keep what each fetch learnt once its article is written."""
         batch = _Batch()
@@ -178,33 +193,43 @@ class Pipeline:
             elif item.article is not None and write:
                 self._plan(item.article, batch, report, file=item.via)
                 if batch.size >= FLUSH_CHUNKS:
-                    self._flush(batch, report)
+                    self._flush(batch, report, progress)
                     batch = _Batch()
         if write:
-            self._flush(batch, report)
+            self._flush(batch, report, progress)
         learnt = {_FETCHED + url: json.dumps(state) for item in items for url, state in item.remember.items()}
         if learnt:
             self.store.catalog.set_meta(learnt)
 
-    def _ingest(self, files, report: IngestReport, on_file) -> None:
+    def _ingest(self, files: Sequence[SourceFile], report: IngestReport, progress: _Progress) -> None:
         batch = _Batch()
-        notes = report.notes
-        for file, articles, failures in iter_articles(files, max_bytes=self.settings.max_file_bytes, notes=notes):
-            report.failed.extend(failures)
-            for article in articles:  # a JSON-lines file may hold thousands: write as we go
-                self._plan(article, batch, report, file=str(file.path))
+        for file in files:
+            keys: set[str] = set()
+            whole = True  # every line read: only then may a line gone from the file take its article
+            for item in iter_file(file, max_bytes=self.settings.max_file_bytes, notes=report.notes):
+                if isinstance(item, Article):  # a JSON-lines file may hold thousands: write as we go
+                    keys.add(item.key)
+                    self._plan(item, batch, report, file=str(file.path))
+                    if item.id in batch.ids:  # done when the batch is written
+                        batch.items += 1
+                    else:  # stored already
+                        progress.advance()
+                else:
+                    if item is not None:
+                        report.failed.append(item)
+                        whole = False
+                    progress.advance()
                 if batch.size >= FLUSH_CHUNKS:
-                    self._flush(batch, report)
+                    self._flush(batch, report, progress)
                     batch = _Batch()
-            if articles and not failures:
-                stale = self.store.catalog.file_keys(str(file.path)) - {a.key for a in articles}
+            if keys and whole:
+                stale = self.store.catalog.file_keys(str(file.path)) - keys
                 if stale:  # lines gone from a JSON-lines file: their articles go too
-                    self._flush(batch, report)  # first, so an article that only moved keeps a source
+                    self._flush(batch, report, progress)  # first, so an article that only moved keeps a source
                     batch = _Batch()
                     report.removed.extend(f"{info.source}: {info.title}" for info in self.store.unlink(stale))
-            if on_file:
-                on_file(file.name)
-        self._flush(batch, report)
+        self._flush(batch, report, progress)
+        progress.finish()
 
     def _plan(self, article: Article, batch: _Batch, report: IngestReport, *, file: str) -> None:
         """Decide what one article means for the store: added, unchanged or replacing."""
@@ -231,7 +256,7 @@ class Pipeline:
             batch.chunks.extend(chunks)
             batch.ids.add(article.id)
 
-    def _flush(self, batch: _Batch, report: IngestReport) -> None:
+    def _flush(self, batch: _Batch, report: IngestReport, progress: _Progress | None) -> None:
         """Embed the batch's sentences and write everything.
 
         Each sentence is embedded once: a chunk's vector is the normalised mean of its
@@ -242,12 +267,18 @@ class Pipeline:
             return
         per_chunk = embed_sentences(self.embedder, batch.chunks, {a.id: a.text for a in batch.articles})
         vectors = np.array([mean_vector(v) for v in per_chunk], dtype=np.float32).reshape(-1, self.embedder.dim)
-        self.store.write(
-            batch.articles, batch.chunks, vectors, links=batch.links, files=batch.files, sentence_vectors=per_chunk
-        )
-        report.chunks += len(batch.chunks)
+        with shielded():  # a stop by signal takes effect after the write and its count, never between
+            self.store.write(
+                batch.articles, batch.chunks, vectors, links=batch.links, files=batch.files, sentence_vectors=per_chunk
+            )
+            report.chunks += len(batch.chunks)
+            report.stored += len(batch.articles)
+            if progress is not None:
+                progress.written(batch.items, articles=len(batch.articles), chunks=len(batch.chunks))
 
-    def ingest_upload(self, path: str | Path, name: str) -> IngestReport:
+    def ingest_upload(
+        self, path: str | Path, name: str, *, on_progress: Callable[[IngestProgress], None] | None = None
+    ) -> IngestReport:
         """Ingest one uploaded file under its original file ``name``, wherever the upload was put.
 
         An upload arrives at a temporary path of its own each time, so it is read from a copy
@@ -262,7 +293,7 @@ class Pipeline:
         staged.parent.mkdir(parents=True, exist_ok=True)
         try:
             shutil.copyfile(path, staged)
-            return self.ingest([staged])
+            return self.ingest([staged], on_progress=on_progress)
         finally:
             staged.unlink(missing_ok=True)
 
@@ -434,7 +465,38 @@ class _Batch:
         self.ids: set[str] = set()
         self.links: dict[str, str] = {}  # source key -> article id
         self.files: dict[str, str] = {}  # source key -> the file it was read from
+        self.items = 0  # items of the input done once this batch is written
 
     @property
     def size(self) -> int:
         return len(self.chunks)
+
+
+class _Progress:
+    """An :class:`IngestProgress` kept up to date and handed to the caller's ``on_progress``."""
+
+    def __init__(self, state: IngestProgress, callback: Callable[[IngestProgress], None] | None) -> None:
+        self.state = state
+        self.callback = callback
+        self.started = time.monotonic()
+
+    def _tell(self) -> None:
+        self.state.seconds = time.monotonic() - self.started
+        if self.callback:
+            self.callback(self.state)
+
+    def advance(self) -> None:
+        """One item done without a write: found stored already, a repeat, or failed."""
+        self.state.done += 1
+        self._tell()
+
+    def written(self, items: int, *, articles: int, chunks: int) -> None:
+        self.state.done += items
+        self.state.stored += articles
+        self.state.chunks += chunks
+        self._tell()
+
+    def finish(self) -> None:
+        """The end of the run: every item counted beforehand is done (a count may have been off by a blank line)."""
+        self.state.done = self.state.total
+        self._tell()

@@ -31,6 +31,7 @@ import numpy as np
 
 from qa.catalog import SCHEMA_VERSION, Catalog
 from qa.errors import InputError, StoreError
+from qa.stopping import shielded
 from qa.types import Article, ArticleInfo, Chunk
 
 CATALOG_FILE = "catalog.sqlite3"
@@ -296,8 +297,9 @@ class Store:
         """
         unfinished = self.catalog.unfinished()
         if unfinished:
-            self._delete_vectors(unfinished)
-            self.catalog.purge(unfinished)
+            with shielded():
+                self._delete_vectors(unfinished)
+                self.catalog.purge(unfinished)
         return unfinished
 
     def write(
@@ -314,15 +316,16 @@ class Store:
         (to the catalogue), and point sources at articles.
 
         Returns the ids of older articles that were replaced (no source points to them now)
-        and have been deleted.
+        and have been deleted. A stop by signal waits for the end of it (:func:`qa.stopping.shielded`).
         """
-        if articles:
-            self.catalog.begin(articles)
-            self._add_vectors(articles, chunks, vectors)
-        orphans = self.catalog.commit(articles, chunks, links=links, files=files, sentence_vectors=sentence_vectors)
-        if orphans:
-            self._delete_vectors(orphans)
-            self.catalog.purge(orphans)
+        with shielded():
+            if articles:
+                self.catalog.begin(articles)
+                self._add_vectors(articles, chunks, vectors)
+            orphans = self.catalog.commit(articles, chunks, links=links, files=files, sentence_vectors=sentence_vectors)
+            if orphans:
+                self._delete_vectors(orphans)
+                self.catalog.purge(orphans)
         return orphans
 
     def _add_vectors(self, articles: Sequence[Article], chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -364,18 +367,20 @@ class Store:
         """Forget some sources, and delete the articles that no source points to any more."""
         keys = list(keys)
         infos = self.catalog.info(a for key in keys if (a := self.catalog.source_article(key)))
-        orphans = self.catalog.unlink(keys)
-        if orphans:
-            self._delete_vectors(orphans)
-            self.catalog.purge(orphans)
+        with shielded():
+            orphans = self.catalog.unlink(keys)
+            if orphans:
+                self._delete_vectors(orphans)
+                self.catalog.purge(orphans)
         return [infos[i] for i in orphans if i in infos]
 
     def remove(self, article_id: str) -> ArticleInfo:
         """Delete one article (id or unique id prefix) with its chunks and vectors."""
         info = self.resolve(article_id)
-        self.catalog.mark_deleting(info.id)
-        self._delete_vectors([info.id])
-        self.catalog.purge([info.id])
+        with shielded():
+            self.catalog.mark_deleting(info.id)
+            self._delete_vectors([info.id])
+            self.catalog.purge([info.id])
         return info
 
     # --- reading -------------------------------------------------------------------------

@@ -121,6 +121,8 @@ class IngestReport:
     notes: list[tuple[str, str]] = field(default_factory=list)  # (source, note): read, with a loss (a date dropped)
     chunks: int = 0
     duplicates: int = 0  # chunks not stored because they repeat another chunk of their article
+    stored: int = 0  # articles written to the store (added or replacing), counted as each write commits
+    stopped: str | None = None  # the signal that stopped the run before the end ("SIGINT", "SIGTERM")
     # (outcome, source, title) per article read: names each article of a many-article file
     outcomes: list[tuple[str, str, str]] = field(default_factory=list)
 
@@ -201,3 +203,36 @@ class Answer:
             "passages": [{"rank": i, **h.to_dict()} for i, h in enumerate(self.passages, start=1)],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+@dataclass
+class IngestProgress:
+    """How far an ingest run is: given to its ``on_progress`` after each article and each write.
+
+    ``total`` is counted before anything is parsed: each line of a JSON-lines file that is not
+    blank, and one for any other file. An item is ``done`` once its article is committed to the
+    store, was found stored already, or failed, so the bar never runs ahead of the store.
+    """
+
+    total: int
+    done: int = 0
+    stored: int = 0  # articles this run has written (committed)
+    chunks: int = 0  # their chunks
+    seconds: float = 0.0  # since the first article was read (the model loaded, the store locked)
+
+    def per_second(self) -> tuple[float, float]:
+        """``(articles, chunks)`` written per second so far."""
+        if self.seconds <= 0:
+            return 0.0, 0.0
+        return self.stored / self.seconds, self.chunks / self.seconds
+
+    def eta(self) -> float | None:
+        """Seconds left at the pace of the articles written so far (None before the first write).
+
+        Every item still to come is taken to need writing. A re-run that resumes passes the
+        stored articles first, and fast, so the estimate errs long, never short, while it does.
+        Example: ``IngestProgress(total=100, done=20, stored=20, seconds=40).eta() == 160.0``
+        """
+        if not self.stored:
+            return None
+        return max(self.total - self.done, 0) * self.seconds / self.stored

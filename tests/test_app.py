@@ -127,6 +127,24 @@ def test_the_timeline_shows_dated_entries_with_their_cited_sentences(served) -> 
     assert "2011 (year)" in shown and "2011 (year)" not in narrowed
 
 
+def test_an_upload_shows_progress_in_articles(pipeline, tmp_path) -> None:
+    """Issue 11, item 5, in the UI: adding a JSON-lines file reports articles done of the
+    articles counted, as they are committed, with the chunks per second."""
+    import app as web
+
+    path = tmp_path / "news.jsonl"
+    lines = [json.dumps({"url": f"u{i}", "text": f"Report {i}. The council met on day {i}."}) for i in range(5)]
+    path.write_text("\n".join(lines) + "\n")
+    ui = web.create_app(pipeline)
+    upload = next(f.fn for f in ui.fns.values() if f.api_name == "add")
+    shown = []
+    report, *_ = upload([str(path)], progress=lambda done, desc, unit: shown.append((done, desc, unit)))
+    assert "<td>u4</td><td>Report 4. The council met on day 4.</td><td>added</td>" in report
+    assert len(pipeline.articles()) == 5
+    assert shown[0][0] == (0, 5) and shown[-1][0] == (5, 5) and {unit for *_, unit in shown} == {"articles"}
+    assert all(desc.startswith("news.jsonl: ") and "chunks/s" in desc for _, desc, _ in shown)
+
+
 def test_rendering_is_inert() -> None:
     """Article text, questions and model output never become markup: scripts, handlers, remote images."""
     hostile = "<script>alert(1)</script><img src=x onerror=alert(2)> ![x](http://evil.test/x.png)"

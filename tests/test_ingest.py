@@ -10,9 +10,11 @@ from qa.errors import ArticleError
 from qa.ingest import (
     SourceFile,
     chunk_article,
+    count_items,
     decode,
     discover,
     drop_duplicate_chunks,
+    iter_file,
     make_article,
     parse_date,
     read_file,
@@ -270,6 +272,42 @@ def test_jsonl_is_read_line_by_line_and_a_bad_line_fails_alone(tmp_path, monkeyp
     articles, failures = read(path, name="bulk.jsonl")
     assert [a.text for a in articles] == ["Alpha happened.", "Gamma happened."]
     assert failures == [("bulk.jsonl:2", "not UTF-8 text (byte 0xE9 at column 14)")]
+
+
+def test_a_jsonl_file_streams_one_item_per_line_counted_beforehand(tmp_path, monkeypatch) -> None:
+    """`qa ingest` reads a JSON-lines file an article at a time (the first is stored before the
+    rest is parsed), and knows beforehand how many items will come, for its progress bar."""
+    import qa.ingest
+
+    path = tmp_path / "bulk.jsonl"
+    lines = [
+        json.dumps({"url": "u1", "text": "Alpha happened."}),
+        "",
+        "not json",
+        json.dumps({"text": "Beta happened."}),
+        json.dumps({"text": "Beta happened."}),  # the same article again: nothing more to store
+        json.dumps({"url": "u2", "text": "Gamma happened."}),
+        "   ",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    file = SourceFile(path, "bulk.jsonl")
+    parsed = []
+    make = qa.ingest.make_article
+    monkeypatch.setattr(qa.ingest, "make_article", lambda *a, **k: parsed.append(1) or make(*a, **k))
+    items = iter_file(file, max_bytes=20 * MB)
+    assert next(items).key == "u1" and len(parsed) == 1  # nothing further parsed yet
+    rest = list(items)
+    assert rest[0] == ("bulk.jsonl:3", "not valid JSON (Expecting value)")
+    assert [a.text for a in rest[1:2]] == ["Beta happened."] and rest[2] is None and rest[3].key == "u2"
+    assert count_items(file, max_bytes=20 * MB) == 1 + len(rest) == 5
+    # A file refused whole is one item, and counted as one.
+    assert count_items(file, max_bytes=10) == 1
+    assert list(iter_file(file, max_bytes=10)) == [("bulk.jsonl", "file is 0.0 MB, over the 0 MB limit")]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    assert count_items(SourceFile(empty, "empty.jsonl"), max_bytes=MB) == 1
+    assert list(iter_file(SourceFile(empty, "empty.jsonl"), max_bytes=MB)) == [("empty.jsonl", "empty file")]
+    assert count_items(SourceFile(SEED_000, SEED_000.name), max_bytes=MB) == 1
 
 
 def test_a_utf16_jsonl_file_is_read(tmp_path) -> None:

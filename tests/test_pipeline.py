@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -230,3 +234,105 @@ def test_recover_drops_a_half_written_article(pipeline: Pipeline, embedder) -> N
     assert pipeline.store.count() == 0
     report = pipeline.ingest([SEED_003])
     assert len(report.added) == 1 and pipeline.store.count() == len(chunks)
+
+
+def _jsonl(path, n: int, *, bad_line: bool = False):
+    lines = [
+        json.dumps(
+            {"url": f"https://example.org/{i}", "text": f"Report {i}. The council met on day {i}. Repairs began."}
+        )
+        for i in range(n)
+    ]
+    if bad_line:
+        lines.insert(3, "{not json")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ingest_progress_counts_articles_as_they_are_committed(pipeline: Pipeline, tmp_path, monkeypatch) -> None:
+    """Issue 11, item 5: the progress counts articles (known before parsing) as they reach the
+    store, never ahead of it, with what a bar needs for rates and the time left."""
+    import qa.pipeline
+
+    monkeypatch.setattr(qa.pipeline, "FLUSH_CHUNKS", 4)  # a write every few articles
+    path = _jsonl(tmp_path / "news.jsonl", 12, bad_line=True)
+    seen = []
+
+    def on_progress(progress) -> None:
+        ready = len(pipeline.store.catalog.articles())
+        assert progress.done <= ready + 1  # the one bad line is done without a write
+        assert progress.stored == ready
+        seen.append((progress.total, progress.done, progress.stored, progress.chunks, progress.eta()))
+
+    report = pipeline.ingest([path], on_progress=on_progress)
+    assert report.stored == 12 and len(report.failed) == 1 and report.stopped is None
+    assert {total for total, *_ in seen} == {13}
+    assert seen[0][1:4] == (0, 0, 0) and seen[-1][1:3] == (13, 12)
+    dones = [done for _, done, *_ in seen]
+    assert dones == sorted(dones) and len({d for d in dones if 0 < d < 13}) >= 3  # moved several times mid-file
+    assert seen[-1][3] == report.chunks and seen[-1][4] == 0
+    again = []
+    report = pipeline.ingest([path], on_progress=lambda p: again.append((p.done, p.stored)))
+    assert len(report.unchanged) == 12 and report.stored == 0 and again[-1] == (13, 0)
+
+
+def test_eta_is_the_pace_of_the_articles_written() -> None:
+    from qa.types import IngestProgress
+
+    assert IngestProgress(total=100, done=20, stored=20, seconds=40).eta() == 160.0
+    assert IngestProgress(total=100, done=50, stored=10, seconds=20).eta() == 100.0  # 40 passed as stored already
+    assert IngestProgress(total=100, done=30).eta() is None
+    assert IngestProgress(total=100, done=20, stored=20, chunks=100, seconds=40).per_second() == (0.5, 2.5)
+
+
+def test_a_stop_signal_during_a_write_takes_effect_after_it(pipeline: Pipeline, tmp_path, monkeypatch) -> None:
+    """SIGTERM (or Ctrl-C) arriving while a batch is written to Chroma and the catalogue: the
+    write completes, then ingest stops and says so; the store needs no recovery; a re-run resumes."""
+    import qa.pipeline
+    from qa.stopping import stop_on_signals
+
+    monkeypatch.setattr(qa.pipeline, "FLUSH_CHUNKS", 3)  # writes of 3, 3, 3 and 1 articles
+    path = _jsonl(tmp_path / "news.jsonl", 10)
+    store = pipeline.store
+    add_vectors = store._add_vectors
+    writes = []
+
+    def add_then_signal(*args, **kwargs):
+        writes.append(1)
+        if len(writes) == 2:  # in the middle of the second write: articles pending, vectors not yet in
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)  # the handler runs here, inside the write
+        return add_vectors(*args, **kwargs)
+
+    monkeypatch.setattr(store, "_add_vectors", add_then_signal)
+    previous = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals():
+        report = pipeline.ingest([path])
+    assert signal.getsignal(signal.SIGTERM) is previous
+    assert report.stopped == "SIGTERM" and len(writes) == 2
+    assert report.stored == len(pipeline.articles()) == 6 and report.chunks == 6
+    assert store.catalog.unfinished() == [] and store.problems() == []
+    monkeypatch.setattr(store, "_add_vectors", add_vectors)
+    again = pipeline.ingest([path])
+    assert len(again.unchanged) == report.stored and len(again.added) == 10 - report.stored
+    assert len(pipeline.articles()) == 10 and store.problems() == []
+
+
+def test_a_stop_signal_outside_a_write_is_raised_at_once() -> None:
+    from qa.stopping import Stopped, shielded, stop_on_signals
+
+    with stop_on_signals():
+        with pytest.raises(Stopped) as stopped:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+            pytest.fail("not stopped")
+        assert stopped.value.exit_code == 130 and stopped.value.name == "SIGINT"
+        reached = []
+        with pytest.raises(Stopped):
+            with shielded():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.1)
+                reached.append("end of the section")
+        assert reached == ["end of the section"]
+    with shielded():  # without stop_on_signals a section changes nothing
+        pass

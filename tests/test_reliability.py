@@ -9,7 +9,9 @@ import base64
 import json
 import os
 import random
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -29,20 +31,35 @@ pytestmark = pytest.mark.slow
 QA = [sys.executable, "-m", "qa"]
 
 
+def synthetic_article(i: int) -> tuple[str, str]:
+    """The title and body of the ``i``-th small synthetic article: four sentences."""
+    towns = ["Aleppo", "Homs", "Hama", "Idlib", "Daraa", "Latakia", "Tartus", "Raqqa", "Deir ez-Zor", "Palmyra"]
+    town = towns[i % len(towns)]
+    sentences = [
+        f"Officials in {town} reported event number {i} on day {i % 28 + 1} of the month.",
+        f"About {100 + i * 7} residents gathered near the {['market', 'school', 'mosque', 'bridge'][i % 4]}.",
+        f"The council of {town} said repairs would cost {i * 13 % 97 + 3} million pounds.",
+        f"Witnesses described the scene in district {i % 9 + 1} as calm by evening.",
+    ]
+    return f"Report {i} from {town}", " ".join(sentences)
+
+
 def synthetic_corpus(folder: Path, n: int) -> Path:
     """``n`` distinct small articles, so kills land at different points of an ingest."""
     folder.mkdir(parents=True, exist_ok=True)
-    towns = ["Aleppo", "Homs", "Hama", "Idlib", "Daraa", "Latakia", "Tartus", "Raqqa", "Deir ez-Zor", "Palmyra"]
     for i in range(n):
-        town = towns[i % len(towns)]
-        sentences = [
-            f"Officials in {town} reported event number {i} on day {i % 28 + 1} of the month.",
-            f"About {100 + i * 7} residents gathered near the {['market', 'school', 'mosque', 'bridge'][i % 4]}.",
-            f"The council of {town} said repairs would cost {i * 13 % 97 + 3} million pounds.",
-            f"Witnesses described the scene in district {i % 9 + 1} as calm by evening.",
-        ]
-        (folder / f"{i:03d}.txt").write_text(f"Report {i} from {town}\n\n" + " ".join(sentences) + "\n")
+        title, body = synthetic_article(i)
+        (folder / f"{i:03d}.txt").write_text(f"{title}\n\n{body}\n")
     return folder
+
+
+def synthetic_jsonl(path: Path, n: int) -> Path:
+    """The same ``n`` articles as one JSON-lines file, each keyed by its ``url``."""
+    with path.open("w") as f:
+        for i in range(n):
+            title, body = synthetic_article(i)
+            f.write(json.dumps({"url": f"https://example.org/report/{i}", "title": title, "text": body}) + "\n")
+    return path
 
 
 # --- one writer at a time ------------------------------------------------------------------------
@@ -92,13 +109,18 @@ from qa.settings import Settings
 
 stop, extra = Path(sys.argv[1]), sys.argv[2]
 queries = ["residents gathered near the market", "repairs would cost million pounds", "Sednaya prison"]
-requests, failures = 0, []
+questions = ["How many residents gathered near the market?", "Which prison did the rebel forces take over?"]
+requests, answers, failures = 0, 0, []
 with Pipeline.from_settings(Settings.from_env()) as pipeline:
     pipeline.ingest([sys.argv[3]])
+    pipeline.ask(questions[1])  # the models loaded before the writers start
     print("ready", flush=True)
     while not stop.exists():
-        try:
+        try:  # the UI's two reads: a search, and every other time an answer
             pipeline.search(queries[requests % len(queries)])
+            if requests % 2:
+                pipeline.ask(questions[requests // 2 % len(questions)])
+                answers += 1
         except Exception as exc:
             failures.append(f"{type(exc).__name__}: {exc}")
         requests += 1
@@ -109,8 +131,10 @@ with Pipeline.from_settings(Settings.from_env()) as pipeline:
         step, store = "check", pipeline.store
         chunk_ids = sorted(store.catalog.ready_chunk_ids())
         found = {hit.article.id for q in queries for hit in pipeline.search(q, k=50)}
-        report = {"problems": store.problems(), "unfindable": store.unfindable(chunk_ids),
-                  "articles": sorted(a.id for a in pipeline.articles()), "found": sorted(found)}
+        cited = {c.article_id for q in questions for c in pipeline.ask(q).citations}
+        report = {"problems": store.problems(), "unfindable": store.unfindable(chunk_ids), "answers": answers,
+                  "articles": sorted(a.id for a in pipeline.articles()), "found": sorted(found),
+                  "cited": sorted(cited)}
     except Exception as exc:
         failures.append(f"{step}: {type(exc).__name__}: {exc}")
         report = {}
@@ -118,15 +142,16 @@ print(json.dumps({"requests": requests, "failures": failures[:5], "failed": len(
 """
 
 
-def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder) -> None:
-    """The UI's situation: one process keeps its store open and searches while `qa ingest` adds
-    1,200 chunks (more than Chroma's in-memory index writes back at once) and `qa remove`
-    deletes articles; then the long-lived process writes. No request fails, no vector is lost."""
+def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder, llm) -> None:
+    """The UI's situation: one process keeps its store open and searches and answers while
+    `qa ingest` adds 1,200 chunks (more than Chroma's in-memory index writes back at once) and
+    `qa remove` deletes articles; then the long-lived process writes. No request fails, no vector is lost."""
     corpus = synthetic_corpus(tmp_path / "corpus", 300)
     extra = synthetic_corpus(tmp_path / "extra", 301) / "300.txt"
     data = tmp_path / "data"
     # Eight words a chunk: every sentence is a chunk of its own, so many chunks embed quickly.
     env = {**os.environ, "QA_DATA_DIR": str(data), "QA_CHUNK_WORDS": "8", "QA_LOCK_TIMEOUT": "120"}
+    env |= {"QA_MODEL": str(llm.path), "QA_ANSWER_MODE": "extractive"}  # the test's verified model file
     stop, log = tmp_path / "stop", (tmp_path / "long-lived.log").open("w")
     long_lived = subprocess.Popen(
         [sys.executable, "-c", LONG_LIVED, str(stop), str(extra), str(SEEDS)],
@@ -155,10 +180,11 @@ def test_a_long_lived_process_and_cli_writers_share_one_store(tmp_path, embedder
     err = (tmp_path / "long-lived.log").read_text()
     assert out.strip(), err[-2000:]
     report = json.loads(out.strip().splitlines()[-1])
-    assert report["failed"] == 0 and report["requests"] > 0, (report, err[-2000:])
+    assert report["failed"] == 0 and report["requests"] > 0 and report["answers"] > 0, (report, err[-2000:])
     assert report["problems"] == [] and report["unfindable"] == []
     assert len(report["articles"]) == 2 + 300 - 3 + 1 and not set(removed) & set(report["articles"])
-    assert set(report["found"]) <= set(report["articles"])
+    assert set(report["found"]) <= set(report["articles"]) and set(report["cited"]) <= set(report["articles"])
+    assert report["cited"]  # the answers cite articles
     with Pipeline.from_settings(Settings(data_dir=data, chunk_words=8), embedder=embedder) as pipeline:
         assert pipeline.store.problems() == []
         assert pipeline.store.unfindable(sorted(pipeline.store.catalog.ready_chunk_ids())) == []
@@ -225,6 +251,122 @@ def test_sigkill_during_ingest_never_leaves_a_half_article(tmp_path, embedder) -
     with Pipeline.from_settings(settings, embedder=embedder) as pipeline:
         assert pipeline.store.problems() == []
         assert len(pipeline.articles()) == 48
+
+
+def ready_count(data: Path) -> int:
+    """Articles a running ingest has committed, read without writing to its store."""
+    try:
+        db = sqlite3.connect(f"file:{data / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute("SELECT COUNT(*) FROM articles WHERE state = 'ready'").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+def stop_once_stored(
+    command: list[str], env: dict, data: Path, sig: int, *, more_than: int = 0, bar: str | None = None
+) -> tuple[int, str]:
+    """Start ``qa ingest``, send ``sig`` as soon as the catalogue shows more than ``more_than``
+    articles committed (and, given ``bar``, a regular expression, once standard error matches
+    it too), and return the exit code and what the process wrote to standard error."""
+    log = data.parent / f"ingest-{time.monotonic_ns()}.err"
+    with log.open("w") as err:  # read through a path of its own: the child's file offset is left alone
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            if ready_count(data) > more_than and (bar is None or re.search(bar, log.read_text())):
+                break
+            time.sleep(0.05)
+        waited = f"more than {more_than} articles committed" + (f" and standard error matching {bar!r}" if bar else "")
+        assert proc.poll() is None, f"the ingest ended before showing {waited}:\n{log.read_text()[-1000:]}"
+        proc.send_signal(sig)
+        return proc.wait(timeout=120), log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def added_at(data: Path) -> dict[str, float]:
+    db = sqlite3.connect(data / "catalog.sqlite3")
+    try:
+        return dict(db.execute("SELECT id, added_at FROM articles WHERE state = 'ready'").fetchall())
+    finally:
+        db.close()
+
+
+def check_complete(data: Path, embedder, n: int) -> None:
+    """All ``n`` articles of :func:`synthetic_jsonl`, each exactly once, in a consistent store."""
+    with Pipeline.from_settings(Settings(data_dir=data, chunk_words=8), embedder=embedder) as pipeline:
+        store = pipeline.store
+        assert store.problems() == []
+        titles = Counter(a.title for a in pipeline.articles())
+        assert titles == Counter(synthetic_article(i)[0] for i in range(n))
+        assert store.count() == sum(a.chunks for a in pipeline.articles()) == len(store.catalog.ready_chunk_ids())
+        sources = store.catalog.db.execute("SELECT COUNT(*), COUNT(DISTINCT article_id) FROM sources").fetchone()
+        assert tuple(sources) == (n, n)
+
+
+# A JSON-lines file for the kill tests: 640 chunks of one sentence (QA_CHUNK_WORDS=8), five writes.
+N = 160
+
+
+def test_a_killed_ingest_keeps_what_it_committed_and_a_rerun_resumes(tmp_path, embedder) -> None:
+    """Issue 11, item 5: SIGKILL in the middle of a large JSON-lines file. What was committed
+    stays and is whole, the bar had counted articles as they went in, and the same command
+    again adds the rest without embedding the stored ones again."""
+    big = synthetic_jsonl(tmp_path / "big.jsonl", N)
+    data = tmp_path / "data"
+    env = {**os.environ, "QA_DATA_DIR": str(data), "QA_CHUNK_WORDS": "8"}
+    # The bar counts articles (of N, counted before parsing) as they are committed, with rates and time left.
+    bar = rf"\b([1-9]\d*)/{N} articles \[[^\]]*articles/s, [^\]]*chunks/s, [^\]]* left\]"
+    code, err = stop_once_stored([*QA, "ingest", str(big)], env, data, signal.SIGKILL, bar=bar)
+    assert code == -signal.SIGKILL
+    kept = added_at(data)
+    assert max(int(m[1]) for m in re.finditer(bar, err)) <= len(kept) < N  # never ahead of the store
+    with Pipeline.from_settings(Settings(data_dir=data, chunk_words=8), embedder=embedder) as pipeline:
+        store = pipeline.store
+        # A kill inside a write leaves that batch half-written (the next writer removes it); nothing else.
+        assert all("half-written" in p or "vectors without a ready article" in p for p in store.problems())
+        assert all(a.chunks == 4 for a in pipeline.articles())  # every committed article whole
+        assert store.unfindable(sorted(store.catalog.ready_chunk_ids())) == []
+    rerun = subprocess.run([*QA, "ingest", str(big), "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.startswith(f"added {N - len(kept)}, unchanged {len(kept)}, replaced 0, failed 0, removed 0")
+    check_complete(data, embedder, N)
+    after = added_at(data)
+    assert {i: after[i] for i in kept} == kept  # not written again
+
+
+def test_ctrl_c_or_sigterm_stops_ingest_with_one_line_and_the_store_whole(tmp_path, embedder) -> None:
+    """Ctrl-C and then a kill (SIGTERM) each stop `qa ingest` mid-file with one line saying how
+    much is stored and how to resume, a non-zero exit, and a consistent store without any
+    recovery; the third run completes the file, adding only what was missing."""
+    big = synthetic_jsonl(tmp_path / "big.jsonl", N)
+    data = tmp_path / "data"
+    env = {**os.environ, "QA_DATA_DIR": str(data), "QA_CHUNK_WORDS": "8"}
+    kept: dict[str, float] = {}
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        exit_code, err = stop_once_stored([*QA, "ingest", str(big)], env, data, sig, more_than=len(kept))
+        now = added_at(data)
+        stored = len(now) - len(kept)
+        assert exit_code == code, err[-2000:]
+        chunks = 4 * stored
+        last = err.replace("\r", "\n").strip().splitlines()[-1]
+        assert last == f"stopped: {stored} articles stored ({chunks} chunks); run the same command again to resume"
+        assert "Traceback" not in err
+        assert 0 < stored and len(now) < N and {i: now[i] for i in kept} == kept
+        with Pipeline.from_settings(Settings(data_dir=data, chunk_words=8), embedder=embedder) as pipeline:
+            assert pipeline.store.problems() == []  # no recovery needed: the stop waited for the write
+        kept = now
+    rerun = subprocess.run([*QA, "ingest", str(big), "--quiet"], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.startswith(f"added {N - len(kept)}, unchanged {len(kept)}, replaced 0, failed 0, removed 0")
+    check_complete(data, embedder, N)
+    after = added_at(data)
+    assert {i: after[i] for i in kept} == kept
 
 
 # --- concurrency ---------------------------------------------------------------------------------
