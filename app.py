@@ -243,7 +243,7 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
         yield chat_now, sources_now, "", "", current, listed
 
     def broad_answer(question: str, filters: Filters) -> Answer:
-        """ "Summarize the articles" or "What happened in Aleppo?": a digest of the articles it is about."""
+        """ "Summarize the articles" or "What happened in Lisbon?": a digest of the articles it is about."""
         subject = _BROAD.sub("", question).strip(" ?.!:") or ""
         subject = re.sub(r"^(?:in|to|with|of|at|about|the articles?)\b\s*", "", subject, flags=re.IGNORECASE).strip()
         if filters.article_ids:

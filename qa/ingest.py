@@ -569,8 +569,13 @@ def parse_jsonl(
     :func:`parse_date` cannot read costs the line its date, not its article: ``notes`` gets
     ``(name:line, why)``.
     """
+    return _gathered(iter_jsonl(lines, name=name, key=key, notes=notes))
+
+
+def _gathered(items: Iterable[Article | tuple[str, str] | None]) -> tuple[list[Article], list[tuple[str, str]]]:
+    """The articles and the failures among streamed items (a repeated line, ``None``, is neither)."""
     articles, failures = [], []
-    for item in iter_jsonl(lines, name=name, key=key, notes=notes):
+    for item in items:
         if isinstance(item, Article):
             articles.append(item)
         elif item is not None:
@@ -675,13 +680,7 @@ def read_file(
     before anything is read; a JSON-lines file is then read line by line. ``notes``, when
     given, gets ``(where, note)`` for what was read with a loss (a date not understood).
     """
-    articles, failures = [], []
-    for item in _file_items(file, max_bytes=max_bytes, notes=notes):
-        if isinstance(item, Article):
-            articles.append(item)
-        elif item is not None:
-            failures.append(item)
-    return articles, failures
+    return _gathered(_file_items(file, max_bytes=max_bytes, notes=notes))
 
 
 def _file_items(

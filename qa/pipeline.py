@@ -237,7 +237,8 @@ class Pipeline:
         stored = article.id in batch.ids or self.store.catalog.is_ready(article.id)
         batch.links[article.key] = article.id
         batch.files[article.key] = file  # recorded even when unchanged: the source may have moved file
-        if previous == article.id and stored:
+        same = previous == article.id and stored
+        if same:
             outcome = "unchanged"
         elif previous and previous != article.id:
             outcome = "replaced"
@@ -245,7 +246,7 @@ class Pipeline:
             outcome = "unchanged" if stored else "added"
         getattr(report, outcome).append(article.source)
         report.outcomes.append((outcome, article.source, article.title))
-        if outcome == "unchanged" and previous == article.id:
+        if same:
             return
         if not stored:
             chunks, dropped = drop_duplicate_chunks(chunk_article(article, max_words=self.settings.chunk_words))
