@@ -129,9 +129,9 @@ def digest_answer(question: str, summary, *, note: str) -> Answer:
                   note=note)  # fmt: skip
 
 
-def recent_ids(pipeline: Pipeline, limit: int) -> list[str]:
-    """The ``limit`` most recently dated articles (undated last)."""
-    articles = sorted(pipeline.articles(), key=lambda a: a.date or "", reverse=True)
+def recent_ids(articles, limit: int) -> list[str]:
+    """The ids of the ``limit`` most recently dated of ``articles`` (undated last)."""
+    articles = sorted(articles, key=lambda a: a.date or "", reverse=True)
     return [a.id for a in articles[:limit]]
 
 
@@ -139,14 +139,15 @@ def choose_for_digest(pipeline: Pipeline, chosen: list[str] | None) -> tuple[lis
     """The articles a digest covers: the chosen ones, or all, or the most recent when all are too many."""
     if chosen:
         return chosen, None
-    total = len(pipeline.articles())
+    stored = pipeline.articles()
+    total = len(stored)
     if total <= DIGEST_MAX_ARTICLES:
         return None, None
     note = (
         f"A digest covers at most {DIGEST_MAX_ARTICLES} articles; this one covers the "
         f"{DIGEST_MAX_ARTICLES} most recent of {total}. Choose articles to digest others."
     )
-    return recent_ids(pipeline, DIGEST_MAX_ARTICLES), note
+    return recent_ids(stored, DIGEST_MAX_ARTICLES), note
 
 
 def status_html(pipeline: Pipeline) -> str:
