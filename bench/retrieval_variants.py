@@ -9,6 +9,8 @@ measures that share on the *fit* split of the RealTime QA sets (``bench/datasets
   fusion constant and the depth of each list varied;
 - extra ranked lists from the question's asking clause (``Question.focus``);
 - an "as of" date: only articles dated on or before the quiz's date (RealTime QA 2023);
+- sentence-level dense retrieval: every stored sentence vector of the collection scored
+  against the question, a chunk ranked by its best sentence, alone and fused with BM25;
 - more candidates: the top 30 or 40 chunks, the neighbours of the top 20, all chunks of
   the best articles; with the number of candidate sentences each costs per question.
 
@@ -29,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import datasets  # noqa: E402
+import numpy as np  # noqa: E402
 
 from qa.evaluate import is_correct  # noqa: E402
 from qa.pipeline import Pipeline  # noqa: E402
@@ -40,11 +43,32 @@ DEPTHS = (10, 20, 40)
 POOL = 100  # chunks asked of each retriever; the variants cut from these lists
 
 
-def probe(pipeline: Pipeline, row: dict) -> dict[str, list[Chunk]]:
+class Sentences:
+    """Every stored sentence vector of a store (unit length), with the chunk each is in."""
+
+    def __init__(self, catalog) -> None:
+        chunk_ids = [r[0] for r in catalog.db.execute("SELECT id FROM chunks WHERE vectors IS NOT NULL")]
+        per_chunk = catalog.sentence_vectors(chunk_ids)
+        self.owner = [c for c in chunk_ids for _ in range(len(per_chunk[c]))]
+        matrix = np.vstack([per_chunk[c] for c in chunk_ids])
+        self.matrix = matrix / (np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-9)
+
+    def chunks(self, vector: np.ndarray, limit: int) -> list[str]:
+        """Chunk ids by their best sentence's cosine with ``vector``, best first."""
+        out: dict[str, None] = {}
+        for i in np.argsort(-(self.matrix @ vector)):
+            out.setdefault(self.owner[i])
+            if len(out) == limit:
+                break
+        return list(out)
+
+
+def probe(pipeline: Pipeline, row: dict, sentences: Sentences) -> dict[str, list[Chunk]]:
     """The candidate chunks each variant would hand the ranker for one question, best first."""
     store, catalog = pipeline.store, pipeline.store.catalog
     asked = Question.parse(row["question"])
     whole, focus = pipeline.embedder.embed([asked.text, asked.focus])
+    by_sentence = sentences.chunks(whole, limit=POOL)
     dense, dense_focus = (ids(store.dense_search(v, limit=POOL)) for v in (whole, focus))
     keyword = catalog.keyword_search(asked.text, limit=POOL)
     capped = dense_candidates(store, whole, limit=40, per_article=pipeline.settings.candidates_per_article)
@@ -59,6 +83,8 @@ def probe(pipeline: Pipeline, row: dict) -> dict[str, list[Chunk]]:
         "fused + asking-clause lists (4 lists)": fuse(
             [dense[:40], dense_focus[:40], keyword[:40], keyword_focus[:40]], 60
         ),
+        "sentence-level dense (chunk by its best sentence)": by_sentence,
+        "sentence-level dense fused with BM25, 40 each, k=60": fuse([by_sentence[:40], keyword[:40]], 60),
     }
     if row.get("date"):
         dated_dense = ids(store.dense_search(whole, limit=40, date_to=row["date"]))
@@ -94,8 +120,9 @@ def measure(name: str, split: str, on_row: Callable[[], None]) -> dict[str, dict
     found: dict[str, dict[str, int]] = {}
     sentences: dict[str, int] = {}
     with Pipeline.from_settings(datasets.settings_for(name)) as pipeline:
+        sentences = Sentences(pipeline.store.catalog)
         for row in rows:
-            for variant, chunks in probe(pipeline, row).items():
+            for variant, chunks in probe(pipeline, row, sentences).items():
                 cuts = {"all": chunks} if variant.startswith("top 20 +") else {k: chunks[:k] for k in DEPTHS}
                 for k, kept in cuts.items():
                     hit = any(is_correct(c.text, row["answers"]) for c in kept)
