@@ -120,9 +120,9 @@ def measure(name: str, split: str, on_row: Callable[[], None]) -> dict[str, dict
     found: dict[str, dict[str, int]] = {}
     sentences: dict[str, int] = {}
     with Pipeline.from_settings(datasets.settings_for(name)) as pipeline:
-        sentences = Sentences(pipeline.store.catalog)
+        collection = Sentences(pipeline.store.catalog)
         for row in rows:
-            for variant, chunks in probe(pipeline, row, sentences).items():
+            for variant, chunks in probe(pipeline, row, collection).items():
                 cuts = {"all": chunks} if variant.startswith("top 20 +") else {k: chunks[:k] for k in DEPTHS}
                 for k, kept in cuts.items():
                     hit = any(is_correct(c.text, row["answers"]) for c in kept)
