@@ -136,7 +136,7 @@ class Answerer:
         best = ranked[0] if ranked else None
         if best is None or best.score < self.threshold:
             timings["total"] = time.perf_counter() - start
-            yield self._decline(asked, hits, best, timings, note)
+            yield self._decline(asked, hits, ranked, timings, note)
             return
         if self.mode == "generative" and not _instruction(best):  # such a best sentence is quoted, not prompted
             passages = [c for c in ranked if not _instruction(c)][:READ_PASSAGES]
@@ -243,8 +243,11 @@ class Answerer:
         chosen, share = choose_span(options, logprobs)
         return (chosen.text, share) if chosen is not None else None
 
-    def _decline(self, asked: Question, hits: list[Hit], best: Candidate | None, timings, note) -> Answer:
-        reason = decline_reason(asked, best, self.threshold)
+    def _decline(self, asked: Question, hits: list[Hit], ranked: list[Candidate], timings, note) -> Answer:
+        _, frequency = self.store.catalog.term_frequencies(topic_words(asked))
+        unknown = [t for t in topic_words(asked) if not frequency[t]]
+        reason = decline_reason(asked, ranked, self.threshold, unknown=unknown)
+        best = ranked[0] if ranked else None
         closest = None
         if best is not None:
             closest = Citation.at(1, best.hit.article, best.span, text=best.article_text, chunk=best.hit.chunk)
@@ -359,16 +362,33 @@ def choose_span(options: Sequence[AnswerSpan], logprobs: Sequence[float]) -> tup
     return options[best], float(shares[best])
 
 
-def decline_reason(asked: Question, best: Candidate | None, threshold: float) -> str:
-    """Why no sentence answers, in words a reader can check."""
-    if best is None:
+def decline_reason(
+    asked: Question, ranked: Sequence[Candidate], threshold: float, *, unknown: Sequence[str] = ()
+) -> str:
+    """Why no sentence answers, in words a reader can check. Each reason holds for every
+    passage found (not only the closest one), or for the whole collection.
+
+    Args:
+        ranked: the candidate sentences, best first.
+        unknown: the question's words that no stored article contains.
+    """
+    if not ranked:
         return "Nothing relevant was found."
-    if asked.span_kind and best.features.get("kind_missing"):
-        return f"The passages closest to the question do not give {_KIND_WORDS[asked.span_kind]}."
-    words = [t for t in asked.terms if not any(same_word(t, w) for w in tokens(best.text))]
-    if words and best.features.get("lex", 1.0) < 0.5:
-        return f"No passage covers: {', '.join(words[:4])}."
+    if unknown:
+        return f"No article mentions: {', '.join(unknown[:4])}."
+    if asked.span_kind and not any(s.kind == asked.span_kind for c in ranked for s in c.spans):
+        return f"None of the passages found gives {_KIND_WORDS[asked.span_kind]}."
+    seen = {w.lower() for c in ranked for w in tokens(c.text)}
+    missing = [t for t in topic_words(asked) if not any(same_word(t, w) for w in seen)]
+    if missing:
+        return f"None of the passages found mentions: {', '.join(missing[:4])}."
+    best = ranked[0]
     return f"No passage answers it closely enough (the best scored {best.score:.2f}; answers need {threshold:.2f})."
+
+
+def topic_words(asked: Question) -> list[str]:
+    """The question's content words that say what it is about (not the phrase that asks)."""
+    return [t for t in asked.terms if t not in asked.asking_words]
 
 
 def answer_sentences(best: Candidate, asked: Question, text: str) -> list[Span]:

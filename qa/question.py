@@ -40,6 +40,8 @@ _KINDS = (
     ),
 )
 _KIND_PATTERNS = [(kind, re.compile(pattern)) for kind, pattern in _KINDS]
+# "What happened at ...?" asks for an event: "happened" says what kind of answer, like "how long".
+_EVENT = re.compile(r"\bwhat (?:has |had |will )?(?:happened|happens|happen)\b")
 _ASKING = re.compile(r"\b(?:who|whom|whose|what|which|when|where|why|how)\b|\?|:\s*$|_{2,}|\btrue or false\b", re.I)
 # "Besides Kenya, which country ...": what follows names what the answer is not.
 _EXCLUSION = re.compile(r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+([^,?;]+)", re.I)
@@ -125,6 +127,17 @@ class Question:
     def span_kind(self) -> str | None:
         """``number``, ``time`` or ``name``: what :func:`answer_spans` calls the answer's kind."""
         return "name" if self.kind in ("person", "place", "thing") else self.kind
+
+    @property
+    def asking_words(self) -> frozenset[str]:
+        """The lower-cased words of the phrases that ask ("how *long*", "which *city*", "what
+        *happened*"): they say what kind of answer is wanted, not what it is about.
+
+        Example: ``Question.parse("How long did the strike last?").asking_words == {"how", "long"}``
+        """
+        lowered = self.focus.lower()
+        found = [m.group() for _, pattern in _KIND_PATTERNS for m in pattern.finditer(lowered)]
+        return frozenset(t for phrase in (*found, *_EVENT.findall(lowered)) for t in tokens(phrase))
 
     @property
     def lemmas(self) -> frozenset[str]:

@@ -262,21 +262,36 @@ def test_choose_span_counts_unknown_among_the_choices() -> None:
 
 
 class _Best:
-    def __init__(self, text: str, features: dict, score: float = 0.1):
-        self.text, self.features, self.score = text, features, score
+    def __init__(self, text: str, spans: tuple[str, ...] = (), score: float = 0.1):
+        self.text, self.score = text, score
+        self.spans = [AnswerSpan("x", 0, 1, kind) for kind in spans]
 
 
 @pytest.mark.parametrize(
-    "question, best, expected",
+    "question, ranked, unknown, expected",
     [
-        ("How many people died?", None, "Nothing relevant was found."),
-        ("How many people died?", _Best("People died.", {"kind_missing": 1.0}), "do not give a number"),
-        ("Who leads the central bank?", _Best("Rain fell.", {"kind_missing": 0.0, "lex": 0.0}), "central, bank"),
-        ("Who won the vote?", _Best("Lee won the vote.", {"kind_missing": 0.0, "lex": 1.0}), "scored 0.10"),
+        ("How many people died?", [], (), "Nothing relevant was found."),
+        ("Who leads the bank?", [_Best("Rain fell.")], ("bank",), "No article mentions: bank."),
+        # a kind of fact is said to be missing only when no passage found has one
+        ("How many people died?", [_Best("People died."), _Best("Rain fell.")], (), "gives a number"),
+        ("How many people died?", [_Best("People died."), _Best("Ten fell.", ("number",))], (), "scored 0.10"),
+        # a word is said to be missing only when no passage found has it, the best or another
+        ("Who leads the central bank?", [_Best("Rain fell.", ("name",))], (), "mentions: leads, central, bank."),
+        ("Who leads the central bank?", [_Best("Rain fell.", ("name",)), _Best("He leads the central banks.")], (),
+         "scored 0.10"),
+        # the words of the phrase that asks ("how long") are not what the question is about
+        ("How long did the strike last?", [_Best("The strike lasted days.", ("number",))], (), "scored 0.10"),
     ],
-)
-def test_decline_reasons_say_what_was_missing(question, best, expected) -> None:
-    assert expected in decline_reason(Question.parse(question), best, 0.3)
+)  # fmt: skip
+def test_decline_reasons_hold_for_every_passage_found(question, ranked, unknown, expected) -> None:
+    assert expected in decline_reason(Question.parse(question), ranked, 0.3, unknown=unknown)
+
+
+def test_asking_words_are_the_phrase_that_asks() -> None:
+    assert Question.parse("How long did the strike last?").asking_words == {"how", "long"}
+    assert {"which", "city"} <= Question.parse("Which city did the rebels take?").asking_words
+    assert "happened" in Question.parse("What happened at the prison?").asking_words
+    assert "prison" not in Question.parse("What happened at the prison?").asking_words
 
 
 @pytest.mark.parametrize(
