@@ -141,19 +141,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Settings a command-line flag can set, and the flag: an error names what the user typed.
+_FLAGS = {"k": "--k", "answer_mode": "--mode", "answer_threshold": "--threshold", "fetch_timeout": "--timeout",
+          "fetch_delay": "--delay"}  # fmt: skip
+
+
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        data_dir=args.data_dir,
-        chroma_url=args.chroma_url,
-        collection=args.collection,
-        k=getattr(args, "k", None),
-        model=getattr(args, "model", None),
-        llm_url=getattr(args, "llm_url", None),
-        answer_mode=getattr(args, "mode", None),
-        answer_threshold=getattr(args, "threshold", None),
-        fetch_timeout=getattr(args, "timeout", None),
-        fetch_delay=getattr(args, "delay", None),
-    )
+    given = {
+        "data_dir": args.data_dir,
+        "chroma_url": args.chroma_url,
+        "collection": args.collection,
+        "k": getattr(args, "k", None),
+        "model": getattr(args, "model", None),
+        "llm_url": getattr(args, "llm_url", None),
+        "answer_mode": getattr(args, "mode", None),
+        "answer_threshold": getattr(args, "threshold", None),
+        "fetch_timeout": getattr(args, "timeout", None),
+        "fetch_delay": getattr(args, "delay", None),
+    }
+    try:
+        return Settings.from_env(**given)
+    except InputError as exc:
+        for name, flag in _FLAGS.items():
+            variable = f"QA_{name.upper()}="
+            if given[name] is not None and str(exc).startswith(variable):
+                raise InputError(f"{flag}={str(exc)[len(variable) :]}") from None
+        raise
 
 
 def _quiet_libraries() -> None:

@@ -54,7 +54,9 @@ def _filter_date(value: str) -> str:
     try:
         datetime.fromisoformat(value.strip().replace("Z", "+00:00"))  # Python 3.10 does not read "Z"
     except ValueError:
-        raise InputError(f"date {value!r} is not YYYY-MM-DD") from None
+        raise InputError(
+            f"date {value!r} is not an ISO date (YYYY-MM-DD, or a date-time such as 2024-12-08T10:00)"
+        ) from None
     return normalise_date(value)
 
 

@@ -49,7 +49,7 @@ def test_filters_validate_dates() -> None:
     assert Filters.build(date_from="2024-12-08T10:00:00Z").date_from == "2024-12-08"
     assert Filters.build(date_to="2024-12-08 10:00").date_to == "2024-12-08"
     for bad in ("soon", "2024-12-08garbage", "2024-12-08 and later", "2024-02-30"):
-        with pytest.raises(InputError, match="is not YYYY-MM-DD"):
+        with pytest.raises(InputError, match="is not an ISO date"):
             Filters.build(date_to=bad)
 
 

@@ -160,7 +160,8 @@ def test_the_cli_prints_text_json_and_markdown(tmp_path) -> None:
     assert {"date", "precision", "event", "dates_differ", "mentions"} <= set(payload["entries"][0])
     markdown = qa("timeline", "--md").stdout
     assert markdown.startswith("## Timeline") and "Sources:" in markdown
-    for args, words in [(["--since", "last week"], "not YYYY-MM-DD"), (["--article", "ffff0000"], "no article with id"),
+    for args, words in [(["--since", "last week"], "not an ISO date"),
+                        (["--article", "ffff0000"], "no article with id"),
                         (["--json", "--md"], "not allowed with")]:  # fmt: skip
         bad = qa("timeline", *args)
         assert bad.returncode == 2 and words in bad.stderr and "Traceback" not in bad.stderr
