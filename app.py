@@ -39,6 +39,7 @@ from qa import ui  # noqa: E402
 from qa.conversations import Conversation, Conversations  # noqa: E402
 from qa.errors import InputError, QAError  # noqa: E402
 from qa.ingest import SUPPORTED_SUFFIXES  # noqa: E402
+from qa.llm import model_name  # noqa: E402
 from qa.pipeline import MAX_QUERY_CHARS, Pipeline  # noqa: E402
 from qa.retrieve import Filters, check_query  # noqa: E402
 from qa.settings import Settings  # noqa: E402
@@ -156,7 +157,7 @@ def status_html(pipeline: Pipeline) -> str:
     if s.llm_url:
         model = f"model server {s.llm_url}"
     else:
-        model = Path(s.model).name if s.model else "models/*.gguf or the packaged Gemma 3 270M"
+        model = model_name(s.model)
     store = f"Chroma server {s.chroma_url}" if s.chroma_url else f"data dir {s.data_dir}"
     count = len(pipeline.articles())
     parts = [f"answers: {s.answer_mode} mode, {model}", f"embeddings: {s.embed_model}", store,

@@ -63,12 +63,31 @@ def resolve_model(explicit: str | None, *, cache_dir: Path) -> Path:
             raise ModelError(f"no model file at {path}; see models/README.md")
         check_gguf_header(path)
         return path
+    dropped = _dropped_model()
+    if dropped is not None:
+        check_gguf_header(dropped)
+        return dropped
+    return packaged_model(cache_dir)
+
+
+def model_name(explicit: str | None) -> str:
+    """The file name of the model :func:`resolve_model` picks, found without reading it.
+
+    Example: ``model_name("/models/my-model.gguf") == "my-model.gguf"``
+    """
+    if explicit:
+        return Path(explicit).name
+    dropped = _dropped_model()
+    return dropped.name if dropped is not None else f"{DEFAULT_MODEL_FILE} (packaged)"
+
+
+def _dropped_model() -> Path | None:
+    """The first ``*.gguf`` a user dropped into a ``models/`` folder, if any."""
     for folder in project_models_dirs():
         found = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
         if found:
-            check_gguf_header(found[0])
             return found[0]
-    return packaged_model(cache_dir)
+    return None
 
 
 def check_gguf_header(path: Path) -> None:

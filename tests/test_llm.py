@@ -116,3 +116,13 @@ def test_an_unreachable_server_is_a_model_error() -> None:
     remote = OpenAIServerLLM(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(ModelError, match="cannot reach the model server"):
         list(remote.complete("Hi", max_tokens=2))
+
+
+def test_the_status_names_the_model_file_without_loading_it(tmp_path, monkeypatch) -> None:
+    import qa.llm
+
+    monkeypatch.setattr(qa.llm, "project_models_dirs", lambda: [tmp_path])
+    assert qa.llm.model_name(str(tmp_path / "chosen.gguf")) == "chosen.gguf"  # named even before it exists
+    assert qa.llm.model_name(None) == "gemma-3-270m-q4_k_m.gguf (packaged)"
+    (tmp_path / "mine.gguf").write_bytes(b"GGUF")
+    assert qa.llm.model_name(None) == "mine.gguf"  # a model dropped into models/ comes first
