@@ -12,10 +12,7 @@ weeks is measured on later weeks, as a user's collection would grow.
 - ``rtqa23``: RealTime QA 2023, six weekly quizzes over the 1,070 articles their searches
   returned. fit = the weeks of 17 Feb, 24 Feb and 3 Mar 2023; test = 10, 17 and 24 Mar.
   Answerable questions are those whose gold occurs verbatim in the collection; the others
-  (``questions_absent.jsonl``) are the refusal probe. Each article's text starts with its
-  title as a headline line, as a text file or a web page gives it to ``qa`` (the headline
-  is then indexed as a sentence, so the ranker is fitted with headlines among its
-  candidates, as users' articles have them).
+  (``questions_absent.jsonl``) are the refusal probe.
 - ``rtqa22``: RealTime QA 2022, the 206 CNN questions with gold articles over the 218
   unique gold articles of 22 weeks. Answerable when the gold occurs in the collection
   (SQuAD-normalised, on word boundaries), else a refusal probe. fit = the first 11 weeks
@@ -98,7 +95,7 @@ def _unquote(text: str) -> str:
 
 
 def rtqa23() -> Dataset:
-    articles = [_headlined(a) for a in _jsonl(RTQA23 / "articles.jsonl")]
+    articles = list(_jsonl(RTQA23 / "articles.jsonl"))
     oracle = {row["id"]: row for row in _jsonl(RTQA23 / "oracle.jsonl")}
     questions = []
     for path in ("questions.jsonl", "questions_absent.jsonl"):
@@ -116,12 +113,6 @@ def rtqa23() -> Dataset:
                 }
             )
     return Dataset("rtqa23", articles, questions)
-
-
-def _headlined(article: dict) -> dict:
-    """The article with its title as the first line of its text, as in a text file."""
-    title = " ".join((article.get("title") or "").split())
-    return {**article, "text": f"{title}\n\n{article['text']}"} if title else article
 
 
 def _normalise(text: str) -> str:

@@ -41,10 +41,10 @@ FEATURES = {
     "times": "log(1 + date and time spans not in the question)",
     "dense_rank": "log(1 + rank of its chunk in dense retrieval)",
     "keyword_rank": "log(1 + rank of its chunk in BM25 retrieval)",
-    "lead": "the first sentence of the article's body (after its headline, if it has one as a sentence)",
+    "lead": "the article's first indexed sentence (its headline or lead)",
     "quote": "the sentence has quotation marks",
     "article_hits": "log(1 + retrieved chunks from the same article)",
-    "in_title": "a span of the kind asked for is also in the article's title (never for the headline itself)",
+    "in_title": "a span of the kind asked for is also in the article's title",
     "age": "log(1 + days between its article and the newest retrieved article; 0 when undated)",
     "is_question": "the sentence is itself a question",
     "aside": "a photo caption or cross-link rather than the story's prose",
@@ -56,7 +56,6 @@ FEATURES = {
     "rank": "log(1 + rank of its chunk after fusion)",
     "early": "its chunk is one of the article's first two",
     "words": "log(number of words in the sentence)",
-    "headline": "the sentence is the article's headline (its title, indexed as a sentence)",
 }
 
 
@@ -120,12 +119,7 @@ def candidates(
             spans = answer_spans(sentence, question)
             kinds = {s.kind for s in spans}
             asked = [s for s in spans if s.kind == question.span_kind]
-            # A text file's or a web page's headline is indexed as its first sentence; the
-            # lead is then the sentence after it. The headline's spans are in the title by
-            # definition, so "in_title" says nothing about it.
-            titled = bool(title_words) and words[0] == title_words
-            headline = hit.chunk.index == 0 and i == 0 and titled
-            lead = hit.chunk.index == 0 and i == (1 if titled else 0)
+            lead = hit.chunk.index == 0 and i == 0
             features = {
                 "lex": _coverage(question.terms, weights, words[i]),
                 "lex_focus": _coverage(question.focus_terms, weights, words[i]),
@@ -141,7 +135,7 @@ def candidates(
                 "lead": float(lead),
                 "quote": float(any(q in sentence for q in '"\u201c\u201d')),
                 "article_hits": math.log1p(per_article[hit.article.id]),
-                "in_title": float(not headline and any(_within(s.key, title) for s in asked)),
+                "in_title": float(any(_within(s.key, title) for s in asked)),
                 "age": math.log1p(max(0, age)),
                 "is_question": float(sentence.rstrip("\"'\u201d\u2019 ").endswith("?")),
                 "aside": float(is_aside(sentence, title=hit.article.title)),
@@ -152,7 +146,6 @@ def candidates(
                 "rank": math.log1p(rank + 1),
                 "early": float(hit.chunk.index <= 1),
                 "words": math.log(max(1, len(sentence.split()))),
-                "headline": float(headline),
             }
             found.append(Candidate(hit, span, sentence, spans, text, features))
             where.append((rank, i, sentence))

@@ -10,7 +10,7 @@ import pytest
 from qa.question import Question
 from qa.rank import FEATURES, Model, Ranker, _coverage, candidates
 from qa.text import split_sentences
-from qa.types import ArticleInfo, Chunk, Hit, Span
+from qa.types import ArticleInfo, Chunk, Hit
 
 TEXT = (
     "Rebels took the city of Homs on Saturday. "
@@ -68,7 +68,6 @@ def test_features_by_hand() -> None:
     assert first.features["matched_idf"] == pytest.approx(math.log1p(3.0))
     assert first.features["kind_new"] == 1.0 and second.features["kind_missing"] == 1.0  # "Homs" is a new name
     assert first.features["lead"] == 1.0 and other.features["lead"] == 0.0
-    assert first.features["headline"] == 0.0  # its article's title is not one of its sentences
     assert first.features["in_title"] == 1.0  # "Homs" is in "Rebels take Homs"
     assert question.features["is_question"] == 1.0 and first.features["is_question"] == 0.0
     assert caption.features["aside"] == 1.0 and first.features["aside"] == 0.0
@@ -78,25 +77,6 @@ def test_features_by_hand() -> None:
     assert other.features["keyword_rank"] == pytest.approx(math.log1p(100))  # not found by BM25
     assert first.features["age"] == 0.0 and other.features["age"] == pytest.approx(math.log1p(7))
     assert first.features["article_hits"] == pytest.approx(math.log1p(1))
-
-
-def test_a_headline_indexed_as_a_sentence_is_flagged_and_the_lead_is_the_sentence_after_it() -> None:
-    text = "Rebels take Homs\n\nRebels took the city of Homs on Saturday. Residents celebrated."
-    body = text.index("\n\n") + 2
-    spans = (Span(0, 16), *(Span(body + s.start, body + s.end) for s in split_sentences(text[body:])))
-    chunk = Chunk("a-0000", "a", 0, spans[0].start, spans[-1].end, text, spans)
-    hits = [Hit(chunk, ArticleInfo("a", "a.txt", "Rebels take Homs", "2024-12-08", 1), 1 / 61, 1, 1)]
-    asked = Question.parse("Which city did the rebels take?")
-    found = candidates(
-        asked, hits, {"a": text}, idf=lambda w: 1.0, question_vectors=np.array([[1.0, 0.0], [1.0, 0.0]]),
-        sentence_vectors=lambda where: np.array([[1.0, 0.0] for _ in where]),
-    )  # fmt: skip
-    headline, lead, other = found
-    assert headline.text == "Rebels take Homs"
-    assert headline.features["headline"] == 1.0 and lead.features["headline"] == 0.0
-    assert headline.features["lead"] == 0.0 and lead.features["lead"] == 1.0 and other.features["lead"] == 0.0
-    assert headline.features["in_title"] == 0.0  # its spans are in the title by definition
-    assert lead.features["in_title"] == 1.0  # "Homs" is in the title too
 
 
 def test_a_time_question_wants_a_date() -> None:
