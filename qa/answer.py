@@ -46,7 +46,7 @@ from qa.rank import Candidate, Ranker, candidates
 from qa.retrieve import Filters, hybrid_search
 from qa.store import Store
 from qa.types import Answer, Citation, Hit, Span
-from qa.words import STOPWORDS, same_word, tokens
+from qa.words import STOPWORDS, fold, same_word, tokens
 
 # Candidate passages shown to a chat model.
 READ_PASSAGES = 3
@@ -244,8 +244,8 @@ class Answerer:
         return (chosen.text, share) if chosen is not None else None
 
     def _decline(self, asked: Question, hits: list[Hit], ranked: list[Candidate], timings, note) -> Answer:
-        _, frequency = self.store.catalog.term_frequencies(topic_words(asked))
-        unknown = [t for t in topic_words(asked) if not frequency[t]]
+        typed = {t.lower(): t for t in tokens(asked.text)}  # as the user wrote it: "HTS", not "hts"
+        unknown = [t for t in asked.topic_words if not self.store.catalog.mentions(typed.get(t, t))]
         reason = decline_reason(asked, ranked, self.threshold, unknown=unknown)
         best = ranked[0] if ranked else None
         closest = None
@@ -378,17 +378,12 @@ def decline_reason(
         return f"No article mentions: {', '.join(unknown[:4])}."
     if asked.span_kind and not any(s.kind == asked.span_kind for c in ranked for s in c.spans):
         return f"None of the passages found gives {_KIND_WORDS[asked.span_kind]}."
-    seen = {w.lower() for c in ranked for w in tokens(c.text)}
-    missing = [t for t in topic_words(asked) if not any(same_word(t, w) for w in seen)]
+    seen = {fold(w) for c in ranked for w in tokens(c.text)}
+    missing = [t for t in asked.topic_words if not any(same_word(fold(t), w) for w in seen)]
     if missing:
         return f"None of the passages found mentions: {', '.join(missing[:4])}."
     best = ranked[0]
     return f"No passage answers it closely enough (the best scored {best.score:.2f}; answers need {threshold:.2f})."
-
-
-def topic_words(asked: Question) -> list[str]:
-    """The question's content words that say what it is about (not the phrase that asks)."""
-    return [t for t in asked.terms if t not in asked.asking_words]
 
 
 def answer_sentences(best: Candidate, asked: Question, text: str) -> list[Span]:

@@ -490,6 +490,24 @@ class Catalog:
             found[word] = min(counts, default=0)
         return total, found
 
+    def mentions(self, word: str) -> bool:
+        """Whether a stored article holds ``word`` as the keyword index reads it: its index
+        terms as one phrase, split by the index's own tokenizer ("O'Brien", "Erdoğan", "1.5"
+        and "HTS" are found as they were indexed). A word with no index terms counts as held.
+
+        Example: after storing "Rain fell on Leeds.", ``mentions("Leeds")`` and not ``mentions("Paris")``
+        """
+        terms = index_terms(word)
+        if not terms:
+            return True
+        phrase = '"' + " ".join(terms).replace('"', '""') + '"'
+        row = self.db.execute(
+            "SELECT 1 FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
+            "JOIN articles a ON a.id = c.article_id WHERE chunks_fts MATCH ? AND a.state = 'ready' LIMIT 1",
+            (phrase,),
+        ).fetchone()
+        return row is not None
+
     def keyword_search(
         self,
         query: str,

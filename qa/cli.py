@@ -142,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Settings a command-line flag can set, and the flag: an error names what the user typed.
-_FLAGS = {"k": "--k", "answer_mode": "--mode", "answer_threshold": "--threshold", "fetch_timeout": "--timeout",
-          "fetch_delay": "--delay"}  # fmt: skip
+_FLAGS = {"k": "--k", "answer_threshold": "--threshold", "fetch_timeout": "--timeout", "fetch_delay": "--delay"}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -163,9 +162,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         return Settings.from_env(**given)
     except InputError as exc:
         for name, flag in _FLAGS.items():
-            variable = f"QA_{name.upper()}="
-            if given[name] is not None and str(exc).startswith(variable):
-                raise InputError(f"{flag}={str(exc)[len(variable) :]}") from None
+            said = f"QA_{name.upper()}={given[name]}"  # the flag's own value, not a bad variable's
+            if given[name] is not None and str(exc).startswith(said):
+                raise InputError(f"{flag}={str(exc)[len(said) - len(str(given[name])) :]}") from None
         raise
 
 

@@ -140,6 +140,11 @@ class Question:
         return frozenset(t for phrase in (*found, *_EVENT.findall(lowered)) for t in tokens(phrase))
 
     @property
+    def topic_words(self) -> list[str]:
+        """The content words that say what the question is about (not the phrase that asks)."""
+        return [t for t in self.terms if t not in self.asking_words]
+
+    @property
     def lemmas(self) -> frozenset[str]:
         return frozenset(lemma(t) for t in tokens(self.text))
 

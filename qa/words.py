@@ -11,6 +11,7 @@ dictionary in its wheel; nothing is fetched.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 STOPWORDS = frozenset(
@@ -44,6 +45,16 @@ def tokens(text: str) -> list[str]:
             continue
         out.extend(part for part in re.split(r"-(?=\d)|(?<=\d)-", tok) if part)
     return [t for t in out if t.strip("-'")]
+
+
+def fold(word: str) -> str:
+    """A word lower-cased, without accents, with a typographic apostrophe made plain, so that
+    spellings of one word compare equal.
+
+    Example: ``fold("Erdoğan") == "erdogan" and fold("O’Brien") == "o'brien"``
+    """
+    plain = unicodedata.normalize("NFKD", word.replace("\u2019", "'"))
+    return "".join(c for c in plain if not unicodedata.combining(c)).lower()
 
 
 def _bare(word: str) -> str:

@@ -369,3 +369,29 @@ def test_option_logprobs_reuse_the_prefix_and_prefer_the_answer(llm) -> None:
     assert first == again  # the same numbers, whatever was evaluated in between
     assert all(v <= 0.0 for v in first)
     assert first[0] == max(first[:3])
+
+
+def test_a_decline_never_says_a_stored_word_is_missing(pipeline, tmp_path) -> None:
+    """Acronyms, apostrophes, accents and decimals are looked up as the index holds them, and
+    a passage spelling a word another way still counts as mentioning it."""
+    article = tmp_path / "council.txt"
+    article.write_text(
+        "Council vote delayed\n\nThe council didn't vote on Monday. The NHS trust and HTS both wrote. "
+        "President Erdoğan sent a letter. Siobhan O\u2019Brien said prices rose 1.5 percent.\n",
+        encoding="utf-8",
+    )
+    assert not pipeline.ingest([article]).failed
+    answerer = pipeline.answerer()
+    answerer.threshold = 1.0  # every question is declined, so every reason is shown
+    questions = [
+        "Why didn't the council vote?",
+        "What did HTS write?",
+        "What did the NHS trust write?",
+        "What letter did Erdogan send?",
+        "What did Siobhan O'Brien say?",
+        "Which prices rose 1.5 percent?",
+    ]
+    for question in questions:
+        reason = answerer.answer(question).text
+        assert "No article mentions" not in reason and "mentions:" not in reason, (question, reason)
+    assert "No article mentions: zanzibar." in answerer.answer("What did Zanzibar write?").text
