@@ -244,7 +244,7 @@ class Answerer:
         return (chosen.text, share) if chosen is not None else None
 
     def _decline(self, asked: Question, hits: list[Hit], ranked: list[Candidate], timings, note) -> Answer:
-        typed = {t.lower(): t for t in tokens(asked.text)}  # as the user wrote it: "HTS", not "hts"
+        typed = {t.lower(): t for t in tokens(asked.text)}  # as the user wrote it: "NATO", not "nato"
         unknown = [t for t in asked.topic_words if not self.store.catalog.mentions(typed.get(t, t))]
         reason = decline_reason(asked, ranked, self.threshold, unknown=unknown)
         best = ranked[0] if ranked else None
@@ -390,7 +390,7 @@ def answer_sentences(best: Candidate, asked: Question, text: str) -> list[Span]:
     """The answer's spans: the best sentence; before it, the sentence it points back to when
     it opens with "It", "They", "This"...; after it, the next sentence when that one points
     back and holds the kind of fact asked for, which the best one lacks or only counts
-    ("Which cities fell?": "As many as four cities fell." + "These cities were ...").
+    ("Which bridges closed?": "Two bridges closed on Friday." + "These bridges were ...").
     """
     sentences = best.hit.chunk.sentences
     i = sentences.index(best.span)

@@ -493,7 +493,7 @@ class Catalog:
     def mentions(self, word: str) -> bool:
         """Whether a stored article holds ``word`` as the keyword index reads it: its index
         terms as one phrase, split by the index's own tokenizer ("O'Brien", "Erdoğan", "1.5"
-        and "HTS" are found as they were indexed). A word with no index terms counts as held.
+        and "NATO" are found as they were indexed). A word with no index terms counts as held.
 
         Example: after storing "Rain fell on Leeds.", ``mentions("Leeds")`` and not ``mentions("Paris")``
         """
