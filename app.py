@@ -387,7 +387,7 @@ def create_app(pipeline: Pipeline, *, conversations: Conversations | None = None
                 continue
 
             def show(state, name=name) -> None:  # as qa ingest's bar: articles committed, rates, time left
-                articles, chunks = state.per_second()
+                _, chunks = state.per_second()
                 eta = state.eta()
                 left = "" if eta is None else f", about {eta:.0f} s left"
                 progress((state.done, state.total), desc=f"{name}: {chunks:.1f} chunks/s{left}", unit="articles")

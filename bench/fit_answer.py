@@ -157,7 +157,7 @@ def main() -> int:
     threshold = lowest_threshold(runs[(kind, c)][1], args.precision)
     shorts = []
     for r in rows:
-        best, score, right = best_of(model, r)
+        best, score, _ = best_of(model, r)
         picked = r["answerer"].short_answer(r["asked"], best) if best is not None else None
         if picked is not None:
             shorts.append((score * picked[1], evaluate.overlaps_gold(picked[0], r["item"]["answers"])))

@@ -162,9 +162,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         return Settings.from_env(**given)
     except InputError as exc:
         for name, flag in _FLAGS.items():
-            said = f"QA_{name.upper()}={given[name]}"  # the flag's own value, not a bad variable's
-            if given[name] is not None and str(exc).startswith(said):
-                raise InputError(f"{flag}={str(exc)[len(said) - len(str(given[name])) :]}") from None
+            variable = f"QA_{name.upper()}="
+            if given[name] is not None and str(exc).startswith(f"{variable}{given[name]}"):  # the flag's own value
+                raise InputError(flag + "=" + str(exc).removeprefix(variable)) from None
         raise
 
 

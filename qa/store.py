@@ -298,8 +298,7 @@ class Store:
         unfinished = self.catalog.unfinished()
         if unfinished:
             with shielded():
-                self._delete_vectors(unfinished)
-                self.catalog.purge(unfinished)
+                self._delete(unfinished)
         return unfinished
 
     def write(
@@ -324,8 +323,7 @@ class Store:
                 self._add_vectors(articles, chunks, vectors)
             orphans = self.catalog.commit(articles, chunks, links=links, files=files, sentence_vectors=sentence_vectors)
             if orphans:
-                self._delete_vectors(orphans)
-                self.catalog.purge(orphans)
+                self._delete(orphans)
         return orphans
 
     def _add_vectors(self, articles: Sequence[Article], chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -354,6 +352,11 @@ class Store:
         except Exception as exc:
             raise StoreError(f"cannot write vectors to Chroma: {_reason(exc)}") from None
 
+    def _delete(self, article_ids: Sequence[str]) -> None:
+        """Delete articles: their vectors in Chroma, then their rows in the catalogue."""
+        self._delete_vectors(article_ids)
+        self.catalog.purge(article_ids)
+
     def _delete_vectors(self, article_ids: Sequence[str]) -> None:
         try:
             with self._chroma:
@@ -370,8 +373,7 @@ class Store:
         with shielded():
             orphans = self.catalog.unlink(keys)
             if orphans:
-                self._delete_vectors(orphans)
-                self.catalog.purge(orphans)
+                self._delete(orphans)
         return [infos[i] for i in orphans if i in infos]
 
     def remove(self, article_id: str) -> ArticleInfo:
@@ -379,8 +381,7 @@ class Store:
         info = self.resolve(article_id)
         with shielded():
             self.catalog.mark_deleting(info.id)
-            self._delete_vectors([info.id])
-            self.catalog.purge([info.id])
+            self._delete([info.id])
         return info
 
     # --- reading -------------------------------------------------------------------------

@@ -102,9 +102,9 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, code, words) -> None
 
 def test_a_bad_variable_is_not_blamed_on_a_good_flag(tmp_path, monkeypatch) -> None:
     assert qa("ingest", str(SEEDS), "--quiet", data_dir=tmp_path / "data").returncode == 0
-    monkeypatch.setenv("QA_ANSWER_THRESHOLD", "2")
+    monkeypatch.setenv("QA_K", "abc")  # a bad variable for the very setting the flag gives
     result = qa("search", "rebels", "--k", "2", data_dir=tmp_path / "data")
-    assert_one_line_error(result, 2, "QA_ANSWER_THRESHOLD=2.0 is not between 0 and 1")
+    assert_one_line_error(result, 2, "QA_K='abc' is not a valid int")
 
 
 def test_an_unreadable_data_dir_is_one_line_exit_1(tmp_path) -> None:
